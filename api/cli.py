@@ -1,0 +1,164 @@
+"""The `xmodal` command: a thin adapter over indexer and searcher."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from indexer.errors import XmodalError
+from indexer.library import Library
+from indexer.lock import describe_command
+from indexer.pipeline import add_texts, index_paths
+from indexer.settings import Device, Settings, load_settings
+
+app = typer.Typer(
+    name="xmodal",
+    help="Semantic search over your photos and texts: text→image, image→image and image→text.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+texts_app = typer.Typer(help="The text corpus searched by image→text queries.", no_args_is_help=True)
+app.add_typer(texts_app, name="texts")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+LibraryOpt = Annotated[Path | None, typer.Option("--library", "-l", help="Library folder [env: XMODAL_LIBRARY].")]
+DeviceOpt = Annotated[Device | None, typer.Option(help="auto, cpu, cuda or mps [env: XMODAL_DEVICE].")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+QuietOpt = Annotated[bool | None, typer.Option("--quiet", "-q", help="No progress display.")]
+
+
+def fatal_errors(func: F) -> F:
+    """Expected errors become a message, a hint and an exit status, not a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except XmodalError as exc:
+            err.print(f"[bold red]error:[/bold red] {exc.message}", highlight=False)
+            if exc.hint:
+                err.print(f"[dim]hint:[/dim] {exc.hint}", highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details.")] = False) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    if not verbose:
+        logging.getLogger("root").setLevel(logging.ERROR)  # open_clip's random-init chatter
+
+
+@app.command()
+@fatal_errors
+def index(
+    paths: Annotated[list[Path], typer.Argument(help="Folders or files to index.")],
+    library: LibraryOpt = None,
+    model: Annotated[str | None, typer.Option(help="open_clip architecture, model-config JSON or folder.")] = None,
+    pretrained: Annotated[str | None, typer.Option(help="open_clip pretrained tag or checkpoint file.")] = None,
+    device: DeviceOpt = None,
+    batch_size: Annotated[int | None, typer.Option(help="Images per encode batch.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Decode threads.")] = None,
+    reindex: Annotated[bool, typer.Option(help="Re-encode everything (e.g. with a new --model).")] = False,
+    quiet: QuietOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Index images (and sidecar captions) under PATHS; later runs only touch what changed."""
+    settings = load_settings(library=library, model=model, pretrained=pretrained, device=device,
+                             batch_size=batch_size, workers=workers, quiet=quiet)
+    with Library.open_writer(settings.library, describe_command()) as lib:
+        encoder = lib.writer_encoder(settings, reindex=reindex)
+        report = index_paths(lib, encoder, [str(p) for p in paths], settings)
+    if as_json:
+        from dataclasses import asdict
+
+        out.print_json(data=asdict(report))
+    elif not settings.quiet:
+        from api.render import report_line
+
+        err.print(report_line(report), highlight=False)
+    if report.interrupted:
+        raise typer.Exit(130)
+
+
+@app.command()
+@fatal_errors
+def search(
+    query: Annotated[str | None, typer.Argument(help="What to look for, in words.")] = None,
+    image: Annotated[Path | None, typer.Option("--image", "-i", help="Search by this picture.")] = None,
+    texts: Annotated[bool, typer.Option("--texts", help="Return texts that describe --image.")] = False,
+    k: Annotated[int, typer.Option("-k", min=1, max=10_000, help="How many results.")] = 10,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many results (paging).")] = 0,
+    library: LibraryOpt = None,
+    device: DeviceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search by words (text→image), by a picture (--image), or for texts about a picture (--texts)."""
+    from api.render import print_hits
+    from indexer.errors import InputError
+    from searcher.engine import Searcher
+
+    if (query is None) == (image is None):
+        raise InputError("give either a text query or --image PHOTO", 'e.g. xmodal search "a dog on the beach"')
+    if texts and image is None:
+        raise InputError("--texts searches texts that describe a picture: it needs --image PHOTO")
+    settings = load_settings(library=library, device=device)
+    with Library.open_reader(settings.library) as lib:
+        searcher = Searcher(lib, settings)
+        vector = searcher.text_vector(query) if query is not None else searcher.image_vector(image)  # type: ignore[arg-type]
+        hits = searcher.search(vector, "texts" if texts else "media", k=k, offset=offset)
+    print_hits(out, hits, as_json)
+
+
+@texts_app.command("add")
+@fatal_errors
+def texts_add(
+    files: Annotated[list[Path], typer.Argument(help=".txt (a text per line), .md (per paragraph), .csv.")],
+    library: LibraryOpt = None,
+    model: Annotated[str | None, typer.Option(help="Model, if the library is new.")] = None,
+    pretrained: Annotated[str | None, typer.Option(help="Weights, if the library is new.")] = None,
+    device: DeviceOpt = None,
+) -> None:
+    """Add captions and documents to the text corpus; re-adding a file replaces its texts."""
+    settings = load_settings(library=library, model=model, pretrained=pretrained, device=device)
+    with Library.open_writer(settings.library, describe_command()) as lib:
+        encoder = lib.writer_encoder(settings)
+        count = add_texts(lib, encoder, [str(f) for f in files], settings)
+    err.print(f"{count} texts in the corpus from {len(files)} files")
+
+
+@app.command()
+@fatal_errors
+def stats(library: LibraryOpt = None, as_json: JsonOpt = False) -> None:
+    """What the library holds: counts, model, index shape, and every file that could not be indexed."""
+    from api.render import print_stats
+    from api.stats import library_stats
+
+    settings: Settings = load_settings(library=library)
+    with Library.open_reader(settings.library) as lib:
+        print_stats(out, library_stats(lib), as_json)
+
+
+def run() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    run()

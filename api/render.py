@@ -1,0 +1,81 @@
+"""How results look: a readable table for people, one JSON document for programs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from indexer.pipeline import IndexReport
+from searcher.hits import Hit
+
+
+def print_hits(console: Console, hits: Sequence[Hit], as_json: bool) -> None:
+    if as_json:
+        console.print_json(json.dumps([hit.to_json() for hit in hits]))
+        return
+    if not hits:
+        console.print("no results")
+        return
+    table = Table(show_edge=False, pad_edge=False)
+    table.add_column("#", justify="right")
+    table.add_column("score", justify="right")
+    table.add_column("id", justify="right", style="dim")
+    is_text = hits[0].kind == "text"
+    table.add_column("text" if is_text else "path", overflow="fold")
+    if not is_text:
+        table.add_column("size", style="dim")
+        table.add_column("taken", style="dim")
+    for hit in hits:
+        if is_text:
+            table.add_row(str(hit.rank), f"{hit.score:.3f}", str(hit.id), hit.text or "")
+        else:
+            size = f"{hit.width}×{hit.height}" if hit.width else ""
+            table.add_row(str(hit.rank), f"{hit.score:.3f}", str(hit.id), hit.path or "", size,
+                          (hit.taken_at or "")[:10])
+    console.print(table)
+
+
+def report_line(report: IndexReport) -> str:
+    rate = report.encoded / report.seconds if report.seconds > 0 else 0.0
+    parts = [
+        f"{report.scanned} images found",
+        f"{report.added} added",
+        f"{report.updated} updated",
+        f"{report.moved} moved",
+        f"{report.duplicates} duplicates",
+        f"{report.removed} removed",
+        f"{report.unchanged} unchanged",
+        f"{report.failed} failed",
+    ]
+    if report.texts:
+        parts.append(f"{report.texts} sidecar texts")
+    line = ", ".join(parts) + f" in {report.seconds:.1f}s ({rate:.1f} images/s encoded)"
+    if report.interrupted:
+        line = "interrupted: " + line + "; run the same command again to resume"
+    return line
+
+
+def print_stats(console: Console, stats: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        console.print_json(json.dumps(stats))
+        return
+    table = Table(show_header=False, show_edge=False, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for key in ("library", "model", "dim", "images", "failed", "texts", "text_sources", "disk_bytes"):
+        table.add_row(key, str(stats.get(key, "")))
+    for name, info in stats["indexes"].items():
+        desc = f"{info['kind']}" + (f" nlist={info['nlist']}" if info["kind"] == "ivf" else "")
+        desc += f", {info['count']} vectors" + ("" if info["current"] else " (catching up with the catalog)")
+        table.add_row(f"index:{name}", desc)
+    console.print(table)
+    if stats["failures"]:
+        console.print(f"\n[bold]{stats['failed']} files could not be indexed:[/bold]")
+        for failure in stats["failures"][:50]:
+            console.print(f"  {failure['path']}: {failure['reason']}", markup=False, highlight=False)
+        if stats["failed"] > 50:
+            console.print("  … (xmodal stats --json lists them all)")

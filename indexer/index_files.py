@@ -1,0 +1,118 @@
+"""Index generations on disk: written to a temporary name, flushed, renamed, then announced.
+
+A manifest per collection names the newest complete generation and the catalog version it covers.
+Readers load whatever the manifest names; a crash between the two renames leaves the previous
+generation in force, never a half-written file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import faiss
+
+from indexer.ann import AnnShape
+
+KEEP_GENERATIONS = 2  # the newest, plus the one a reader may be opening right now
+
+
+@dataclass
+class Manifest:
+    generation: int
+    file: str
+    version: int  # the catalog version this generation covers
+    dim: int
+    count: int
+    shape: AnnShape
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["shape"] = asdict(self.shape)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Manifest:
+        return cls(**{**data, "shape": AnnShape(**data["shape"])})
+
+
+class IndexFiles:
+    def __init__(self, folder: Path, collection: str) -> None:
+        self.folder = folder
+        self.collection = collection
+        self.manifest_path = folder / f"{collection}.json"
+
+    def read_manifest(self) -> Manifest | None:
+        try:
+            return Manifest.from_json(json.loads(self.manifest_path.read_text()))
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError):
+            return None  # a damaged manifest: the catalog rebuilds the index
+
+    def load(self) -> tuple[Manifest, faiss.Index] | None:
+        """The newest complete generation, or None when there is none (or it cannot be read)."""
+        for _attempt in range(3):  # a writer may replace the generation between our two reads
+            manifest = self.read_manifest()
+            if manifest is None:
+                return None
+            try:
+                index = faiss.read_index(str(self.folder / manifest.file))
+            except RuntimeError:
+                continue
+            return manifest, index
+        return None
+
+    def save(self, index: faiss.Index, version: int, dim: int, shape: AnnShape) -> Manifest:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        previous = self.read_manifest()
+        generation = (previous.generation + 1) if previous else 1
+        name = f"{self.collection}-{generation:06d}.faiss"
+        tmp = self.folder / f".{name}.tmp"
+        faiss.write_index(index, str(tmp))
+        _fsync_file(tmp)
+        os.replace(tmp, self.folder / name)
+        manifest = Manifest(generation, name, version, dim, int(index.ntotal), shape)
+        _atomic_write_text(self.manifest_path, json.dumps(manifest.to_json(), indent=2))
+        _fsync_dir(self.folder)
+        self._prune(generation)
+        return manifest
+
+    def _prune(self, newest: int) -> None:
+        for path in self.folder.glob(f"{self.collection}-*.faiss"):
+            try:
+                generation = int(path.stem.rsplit("-", 1)[1])
+            except ValueError:
+                continue
+            if generation <= newest - KEEP_GENERATIONS:
+                path.unlink(missing_ok=True)
+        for tmp in self.folder.glob(f".{self.collection}-*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

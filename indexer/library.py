@@ -1,0 +1,99 @@
+"""A library on disk: the catalog, the index generations, the writer lock, and the model record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from indexer.catalog import Catalog, Collection
+from indexer.encoder import Encoder
+from indexer.errors import LibraryNotFound, ModelError
+from indexer.index_files import IndexFiles
+from indexer.lock import WriterLock
+from indexer.model_spec import ModelSpec, check_same_model, resolve
+from indexer.settings import Settings
+from indexer.vector_index import VectorIndex
+
+CATALOG_NAME = "catalog.sqlite"
+
+
+class Library:
+    def __init__(self, path: Path, catalog: Catalog, lock: WriterLock | None) -> None:
+        self.path = path
+        self.catalog = catalog
+        self._lock = lock
+
+    # -- opening ------------------------------------------------------------------------------
+
+    @classmethod
+    def open_writer(cls, path: Path, purpose: str) -> Library:
+        """Create the library if needed and take the single-writer lock."""
+        path = path.expanduser().absolute()
+        path.mkdir(parents=True, exist_ok=True)
+        lock = WriterLock(path / "writer.lock", purpose)
+        lock.acquire()
+        try:
+            catalog = Catalog(path / CATALOG_NAME, readonly=False)
+        except BaseException:
+            lock.release()
+            raise
+        return cls(path, catalog, lock)
+
+    @classmethod
+    def open_reader(cls, path: Path) -> Library:
+        path = path.expanduser().absolute()
+        if not (path / CATALOG_NAME).is_file():
+            raise LibraryNotFound(
+                f"no xmodal library at {path}",
+                "index a folder first (xmodal index PATH), or point --library / XMODAL_LIBRARY at one",
+            )
+        return cls(path, Catalog(path / CATALOG_NAME, readonly=True), None)
+
+    def close(self) -> None:
+        self.catalog.close()
+        if self._lock is not None:
+            self._lock.release()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- model --------------------------------------------------------------------------------
+
+    def model_spec(self) -> ModelSpec | None:
+        data = self.catalog.get_json("model")
+        return None if data is None else ModelSpec.from_json(data)
+
+    def dim(self) -> int:
+        value = self.catalog.get_meta("dim")
+        if value is None:
+            raise ModelError(f"the library at {self.path} has no model yet", "index a folder first")
+        return int(value)
+
+    def writer_encoder(self, settings: Settings, reindex: bool = False) -> Encoder:
+        """The library's model; the first writer records it, a different one is an error (or --reindex)."""
+        recorded = self.model_spec()
+        asked = settings.model is not None or settings.pretrained is not None
+        spec = resolve(settings.model, settings.pretrained) if (recorded is None or asked) else recorded
+        if recorded is not None and not reindex:
+            check_same_model(recorded, spec, self.path)
+        if recorded is not None and reindex:
+            self.catalog.drop_all_vectors()
+            recorded = None
+        encoder = Encoder(spec, settings.device)
+        if recorded is None:
+            self.catalog.set_json("model", spec.to_json())
+            self.catalog.set_meta("dim", str(encoder.dim))
+        return encoder
+
+    def reader_encoder(self, device: str = "auto") -> Encoder:
+        spec = self.model_spec()
+        if spec is None:
+            raise ModelError(f"the library at {self.path} has no model yet", "index a folder first")
+        return Encoder(spec, device)
+
+    # -- vectors ------------------------------------------------------------------------------
+
+    def vector_index(self, collection: Collection) -> VectorIndex:
+        return VectorIndex.open(self.catalog, IndexFiles(self.path / "index", collection), collection, self.dim())

@@ -1,0 +1,84 @@
+"""The one settings object: command-line flags > XMODAL_* environment > config file > defaults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+APP_NAME = "xmodal"
+DEFAULT_MODEL = "ViT-B-32"
+DEFAULT_PRETRAINED = "laion2b_s34b_b79k"
+
+Device = Literal["auto", "cpu", "cuda", "mps"]
+
+
+def default_library() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME)) / "library"
+
+
+def config_file() -> Path:
+    """Where the config file is looked for; XMODAL_CONFIG overrides the per-user location."""
+    explicit = os.environ.get("XMODAL_CONFIG")
+    if explicit:
+        return Path(explicit)
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+class Settings(BaseSettings):
+    """Everything a user can configure. Model fields are None unless asked for: a library remembers its model."""
+
+    model_config = SettingsConfigDict(env_prefix="XMODAL_", extra="ignore", validate_default=True)
+
+    library: Path = Field(default_factory=default_library, description="Folder that holds the library.")
+    model: str | None = Field(
+        default=None, description="open_clip architecture, model-config JSON, or local-dir: folder."
+    )
+    pretrained: str | None = Field(default=None, description="open_clip pretrained tag or checkpoint file.")
+    device: Device = "auto"
+    batch_size: int = Field(default=32, ge=1, le=4096)
+    workers: int = Field(default_factory=lambda: min(8, os.cpu_count() or 1), ge=1, le=256)
+    quiet: bool = False
+
+    # Index shape and search.
+    ivf_threshold: int = Field(
+        default=20_000, ge=1, description="Vectors at which the exact flat index gives way to IVF."
+    )
+    nprobe: int = Field(default=32, ge=1, description="IVF lists visited per query.")
+    rescore_factor: int = Field(
+        default=4, ge=1, description="ANN candidates fetched per wanted hit, then rescored exactly."
+    )
+    checkpoint_seconds: float = Field(
+        default=60.0, gt=0, description="How often a long run writes the index to disk."
+    )
+
+    # Limits that keep hostile input from stopping or hanging a run.
+    max_file_bytes: int = Field(default=256 * 1024 * 1024, ge=1)
+    max_image_pixels: int = Field(default=150_000_000, ge=1)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file())
+        return (init_settings, env_settings, toml)
+
+
+def load_settings(**flags: Any) -> Settings:
+    """Build settings with the flags that were actually given (None means 'not given')."""
+    given = {name: value for name, value in flags.items() if value is not None}
+    return Settings(**given)

@@ -1,0 +1,1 @@
+"""The reading side of xmodal: query encoding, ANN candidates, exact rescoring, hits."""

@@ -1,0 +1,119 @@
+"""Searching a library: candidates from the ANN index, rescored exactly from the stored vectors.
+
+The index on disk may lag the catalog (a writer mid-run, or a crash before a checkpoint). The
+vectors written since the index's version are searched exactly alongside it, so a search always
+sees every item the catalog has committed, and never an item it has deleted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexer import ann
+from indexer.catalog import Collection
+from indexer.decode import DecodeError, decode_image
+from indexer.encoder import Encoder
+from indexer.errors import InputError
+from indexer.library import Library
+from indexer.settings import Settings
+from indexer.vector_index import VectorIndex
+from searcher.hits import Hit
+
+MAX_QUERY_CHARS = 1000
+
+
+class Searcher:
+    def __init__(self, library: Library, settings: Settings) -> None:
+        self.library = library
+        self.settings = settings
+        self._encoder: Encoder | None = None
+        self._indexes: dict[Collection, VectorIndex] = {}
+
+    @property
+    def encoder(self) -> Encoder:
+        """Loaded on first use: searching by an indexed item needs no model at all."""
+        if self._encoder is None:
+            self._encoder = self.library.reader_encoder(self.settings.device)
+        return self._encoder
+
+    def _index(self, collection: Collection) -> VectorIndex:
+        if collection not in self._indexes:
+            self._indexes[collection] = self.library.vector_index(collection)
+        return self._indexes[collection]
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def text_vector(self, query: str) -> np.ndarray:
+        query = " ".join(query.split())
+        if not query:
+            raise InputError("the query is empty", 'type what you are looking for, e.g. xmodal search "a red car"')
+        if len(query) > MAX_QUERY_CHARS:
+            raise InputError(f"the query is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}")
+        return self.encoder.encode_texts([query])[0]
+
+    def image_vector(self, path: str | Path) -> np.ndarray:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read query image {path}: {exc.strerror or exc}") from exc
+        return self.image_bytes_vector(data, str(path))
+
+    def image_bytes_vector(self, data: bytes, name: str = "query image") -> np.ndarray:
+        try:
+            image, _ = decode_image(data, self.encoder.image_size, self.settings.max_image_pixels)
+        except DecodeError as exc:
+            raise InputError(f"{name}: {exc}", "query with a JPEG, PNG, WebP, GIF, BMP, TIFF or HEIC image") from exc
+        return self.encoder.encode_images([image])[0]
+
+    def media_vector(self, media_id: int) -> np.ndarray:
+        ids, vectors = self.library.catalog.fetch_vectors("media", [media_id], self.library.dim())
+        if not len(ids):
+            raise InputError(f"no indexed image has id {media_id}")
+        return vectors[0]
+
+    # -- search -------------------------------------------------------------------------------
+
+    def search(self, vector: np.ndarray, collection: Collection = "media", k: int = 10, offset: int = 0) -> list[Hit]:
+        if k < 1 or offset < 0:
+            raise InputError("k must be at least 1 and offset at least 0")
+        ids, scores = self.rank(vector, collection, k + offset)
+        ids, scores = ids[offset : offset + k], scores[offset : offset + k]
+        return self._hydrate(collection, ids, scores, offset)
+
+    def rank(self, vector: np.ndarray, collection: Collection, wanted: int) -> tuple[np.ndarray, np.ndarray]:
+        """Ids and exact scores of the best `wanted` items, best first."""
+        index = self._index(collection)
+        query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        n_candidates = wanted * self.settings.rescore_factor
+        _, ann_ids = ann.search(index.index, query, n_candidates, self.settings.nprobe)
+        delta_ids, delta_vectors = index.delta()
+        candidates = np.union1d(ann_ids[0][ann_ids[0] >= 0], delta_ids)
+        if not len(candidates):
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        ids, vectors = self.library.catalog.fetch_vectors(collection, candidates.tolist(), index.dim)
+        scores = vectors @ query[0]
+        order = np.lexsort((ids, -scores))[:wanted]  # ties broken by id: stable pages
+        return ids[order], scores[order]
+
+    def _hydrate(self, collection: Collection, ids: np.ndarray, scores: np.ndarray, offset: int) -> list[Hit]:
+        catalog = self.library.catalog
+        rows: dict[int, dict[str, Any]] = (
+            catalog.media_rows(ids.tolist()) if collection == "media" else catalog.text_rows(ids.tolist())
+        )
+        hits = []
+        for position, (item_id, score) in enumerate(zip(ids.tolist(), scores.tolist(), strict=True)):
+            row = rows.get(item_id)
+            if row is None:
+                continue
+            rank = offset + position + 1
+            if collection == "media":
+                camera = " ".join(part for part in (row["camera_make"], row["camera_model"]) if part) or None
+                hits.append(Hit(item_id, rank, float(score), "image", path=row["path"], width=row["width"],
+                                height=row["height"], taken_at=row["taken_at"], camera=camera))
+            else:
+                hits.append(Hit(item_id, rank, float(score), "text", text=row["text"], source=row["source"],
+                                media_id=row["media_id"]))
+        return hits

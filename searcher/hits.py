@@ -1,0 +1,25 @@
+"""What a search returns: one shape for the CLI, the API and the page."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: int
+    rank: int
+    score: float  # cosine similarity, exact (rescored from the stored vector)
+    kind: str  # "image" | "text"
+    path: str | None = None  # image hits: the file
+    text: str | None = None  # text hits: the text
+    source: str | None = None  # text hits: the file it came from
+    media_id: int | None = None  # text hits: the image it describes, when known
+    width: int | None = None
+    height: int | None = None
+    taken_at: str | None = None
+    camera: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {key: value for key, value in asdict(self).items() if value is not None}
