@@ -16,6 +16,7 @@ from indexer.errors import XmodalError
 from indexer.library import Library
 from indexer.lock import describe_command
 from indexer.pipeline import add_texts, index_paths
+from indexer.scan import normalize_roots
 from indexer.settings import Device, Settings, load_settings
 
 app = typer.Typer(
@@ -29,7 +30,7 @@ texts_app = typer.Typer(help="The text corpus searched by image→text queries."
 app.add_typer(texts_app, name="texts")
 
 out = Console(soft_wrap=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # paths in messages stay whole, copy-pastable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -79,9 +80,10 @@ def index(
     """Index images (and sidecar captions) under PATHS; later runs only touch what changed."""
     settings = load_settings(library=library, model=model, pretrained=pretrained, device=device,
                              batch_size=batch_size, workers=workers, quiet=quiet)
+    roots = normalize_roots(paths)  # a typo in a path must not create a library
     with Library.open_writer(settings.library, describe_command()) as lib:
         encoder = lib.writer_encoder(settings, reindex=reindex)
-        report = index_paths(lib, encoder, [str(p) for p in paths], settings)
+        report = index_paths(lib, encoder, roots, settings)
     if as_json:
         from dataclasses import asdict
 
@@ -134,9 +136,10 @@ def texts_add(
 ) -> None:
     """Add captions and documents to the text corpus; re-adding a file replaces its texts."""
     settings = load_settings(library=library, model=model, pretrained=pretrained, device=device)
+    roots = normalize_roots(files)
     with Library.open_writer(settings.library, describe_command()) as lib:
         encoder = lib.writer_encoder(settings)
-        count = add_texts(lib, encoder, [str(f) for f in files], settings)
+        count = add_texts(lib, encoder, roots, settings)
     err.print(f"{count} texts in the corpus from {len(files)} files")
 
 

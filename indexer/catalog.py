@@ -126,6 +126,7 @@ class KnownFile:
     mtime_ns: int
     content_hash: str | None
     status: str
+    has_vector: bool
 
 
 @dataclass(frozen=True)
@@ -276,11 +277,17 @@ class Catalog:
     # -- media --------------------------------------------------------------------------------
 
     def known_files(self, roots: Iterable[str]) -> dict[str, KnownFile]:
-        cols = (media.c.id, media.c.path, media.c.size, media.c.mtime_ns, media.c.content_hash, media.c.status)
+        cols = (media.c.id, media.c.path, media.c.size, media.c.mtime_ns, media.c.content_hash, media.c.status,
+                media_vectors.c.id.is_not(None))
         found: dict[str, KnownFile] = {}
         with self.engine.connect() as conn:
             for root in roots:
-                for row in conn.execute(select(*cols).where(_under(media.c.path, root) | (media.c.path == root))):
+                stmt = (
+                    select(*cols)
+                    .outerjoin(media_vectors, media_vectors.c.id == media.c.id)
+                    .where(_under(media.c.path, root) | (media.c.path == root))
+                )
+                for row in conn.execute(stmt):
                     found[row.path] = KnownFile(*row)
         return found
 
@@ -292,7 +299,8 @@ class Catalog:
             return list(conn.execute(stmt).scalars())
 
     def ok_hashes(self) -> set[str]:
-        stmt = select(media.c.content_hash).where(media.c.status == "ok").distinct()
+        """Content that has a vector already: a file with it needs no decoding."""
+        stmt = select(media.c.content_hash).join(media_vectors, media_vectors.c.id == media.c.id).distinct()
         with self.engine.connect() as conn:
             return {h for h in conn.execute(stmt).scalars() if h}
 

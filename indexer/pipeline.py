@@ -7,7 +7,6 @@ and a next run that resumes where it stopped; the ANN index is checkpointed from
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -114,7 +113,7 @@ class IndexRun:
         present = {file.path for file in found.images}
         missing = [row for path, row in known.items() if path not in present]
         for row in missing:
-            if row.status == "ok" and row.content_hash:
+            if row.has_vector and row.content_hash:
                 self._missing_by_hash.setdefault(row.content_hash, []).append(row)
         self._known_hashes = self.catalog.ok_hashes()
 
@@ -123,7 +122,7 @@ class IndexRun:
             self._process(todo, progress)
             self._flush()
             gone = [row.id for rows in self._missing_by_hash.values() for row in rows]
-            gone += [row.id for row in missing if row.status != "ok" or not row.content_hash]
+            gone += [row.id for row in missing if not (row.has_vector and row.content_hash)]
             self.catalog.delete_media(gone)
             self.report.removed = len(gone)
             self.report.texts = self._sync_sidecars(roots, found.sidecars)
@@ -202,7 +201,7 @@ class IndexRun:
     def _take_known_content(self, outcome: _KnownContent) -> None:
         """Content already in the library: a touched file, a moved file, or a copy of another file."""
         file, row = outcome.file, outcome.known
-        if row is not None and row.content_hash == outcome.hash and row.status == "ok":
+        if row is not None and row.content_hash == outcome.hash and row.has_vector:
             self._touches.append((row.id, file.size, file.mtime_ns))
             self.report.unchanged += 1
             return
@@ -285,10 +284,7 @@ def add_texts(library: Library, encoder: Encoder, files: Iterable[str | Path], s
     from indexer.texts import text_kind
 
     count = 0
-    paths = normalize_roots(files)
-    for path in paths:
-        if os.path.isdir(path):
-            continue
+    for path in normalize_roots(files):
         kind = text_kind(Path(path))
         entries = parse_text_file(Path(path), kind)
         count += sync_source(library.catalog, path, kind, entries, encoder.encode_texts)

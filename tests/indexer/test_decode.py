@@ -1,0 +1,100 @@
+"""Decoding real files in every supported format, and refusing bad ones with a reason."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from indexer.decode import DecodeError, decode_image
+from tests.conftest import picture
+
+LIMIT = 50_000_000
+
+
+def encoded(fmt: str, image: Image.Image | None = None, **save: object) -> bytes:
+    buffer = io.BytesIO()
+    (image or picture(1, (120, 80))).save(buffer, format=fmt, **save)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "HEIF"])
+def test_every_supported_format_decodes_to_rgb(fmt: str) -> None:
+    image, info = decode_image(encoded(fmt), 64, LIMIT)
+    assert image.mode == "RGB"
+    assert (info.width, info.height) == (120, 80)
+    assert info.format == fmt
+
+
+def test_animated_gif_gives_its_first_frame() -> None:
+    frames = [Image.new("RGB", (40, 40), color) for color in ((255, 0, 0), (0, 0, 255))]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:])
+    image, _ = decode_image(buffer.getvalue(), 32, LIMIT)
+    red, _, blue = image.getpixel((20, 20))  # type: ignore[misc]
+    assert red > 200 and blue < 50
+
+
+def test_exif_orientation_is_applied_and_metadata_recorded() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise when displayed
+    exif[0x010F] = "Canon"
+    exif[0x0110] = "EOS 5D"
+    exif.get_ifd(0x8769)[0x9003] = "2021:07:04 18:30:00"
+    data = encoded("JPEG", Image.new("RGB", (200, 100), (10, 200, 10)), exif=exif.tobytes())
+    image, info = decode_image(data, 32, LIMIT)
+    assert image.size[0] < image.size[1]  # landscape pixels, portrait photo
+    assert (info.width, info.height) == (100, 200)
+    assert info.taken_at == "2021-07-04T18:30:00"
+    assert (info.camera_make, info.camera_model) == ("Canon", "EOS 5D")
+
+
+def test_large_jpeg_is_decoded_at_reduced_size_but_not_below_target() -> None:
+    data = encoded("JPEG", Image.new("RGB", (2400, 1600), (50, 60, 70)))
+    image, info = decode_image(data, 224, LIMIT)
+    assert (info.width, info.height) == (2400, 1600)  # the catalog keeps the real size
+    assert image.size[0] < 2400 and min(image.size) >= 224
+
+
+def test_transparent_png_gets_a_white_background() -> None:
+    data = encoded("PNG", Image.new("RGBA", (20, 20), (0, 0, 0, 0)))
+    image, _ = decode_image(data, 16, LIMIT)
+    assert image.getpixel((5, 5)) == (255, 255, 255)
+
+
+def test_empty_file_is_refused() -> None:
+    with pytest.raises(DecodeError, match="empty"):
+        decode_image(b"", 64, LIMIT)
+
+
+def test_text_with_an_image_extension_is_refused() -> None:
+    with pytest.raises(DecodeError, match="not an image"):
+        decode_image(b"hello, I am not a picture\n" * 10, 64, LIMIT)
+
+
+def test_truncated_jpeg_is_refused() -> None:
+    data = encoded("JPEG", picture(3, (400, 300)))
+    with pytest.raises(DecodeError, match="truncated|corrupt"):
+        decode_image(data[: len(data) // 2], 64, LIMIT)
+
+
+def test_decompression_bomb_is_refused_before_decoding() -> None:
+    """A tiny PNG whose header claims 40000×40000 pixels."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", 40_000, 40_000, 8, 2, 0, 0, 0)
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b"")
+    with pytest.raises(DecodeError, match="pixels|bomb"):
+        decode_image(data, 64, LIMIT)
+
+
+def test_jpeg_signature_followed_by_garbage_is_refused() -> None:
+    data = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8
+    with pytest.raises(DecodeError):
+        decode_image(data, 64, LIMIT)
