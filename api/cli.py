@@ -78,8 +78,15 @@ def index(
     as_json: JsonOpt = False,
 ) -> None:
     """Index images (and sidecar captions) under PATHS; later runs only touch what changed."""
-    settings = load_settings(library=library, model=model, pretrained=pretrained, device=device,
-                             batch_size=batch_size, workers=workers, quiet=quiet)
+    settings = load_settings(
+        library=library,
+        model=model,
+        pretrained=pretrained,
+        device=device,
+        batch_size=batch_size,
+        workers=workers,
+        quiet=quiet,
+    )
     roots = normalize_roots(paths)  # a typo in a path must not create a library
     with Library.open_writer(settings.library, describe_command()) as lib:
         encoder = lib.writer_encoder(settings, reindex=reindex)

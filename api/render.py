@@ -34,8 +34,9 @@ def print_hits(console: Console, hits: Sequence[Hit], as_json: bool) -> None:
             table.add_row(str(hit.rank), f"{hit.score:.3f}", str(hit.id), hit.text or "")
         else:
             size = f"{hit.width}×{hit.height}" if hit.width else ""
-            table.add_row(str(hit.rank), f"{hit.score:.3f}", str(hit.id), hit.path or "", size,
-                          (hit.taken_at or "")[:10])
+            table.add_row(
+                str(hit.rank), f"{hit.score:.3f}", str(hit.id), hit.path or "", size, (hit.taken_at or "")[:10]
+            )
     console.print(table)
 
 

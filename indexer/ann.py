@@ -84,7 +84,7 @@ def remove(index: faiss.Index, ids: np.ndarray) -> None:
 
 def index_ids(index: faiss.Index) -> np.ndarray:
     """Every id an index holds, read from its id map or its inverted lists."""
-    if isinstance(index, faiss.IndexIDMap2) or isinstance(index, faiss.IndexIDMap):
+    if isinstance(index, (faiss.IndexIDMap2, faiss.IndexIDMap)):
         return faiss.vector_to_array(index.id_map).astype(np.int64)
     ivf = faiss.extract_index_ivf(index)
     invlists = ivf.invlists

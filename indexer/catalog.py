@@ -205,9 +205,7 @@ class Catalog:
     # -- schema -------------------------------------------------------------------------------
 
     def _schema_version(self, conn: Connection) -> int | None:
-        has_meta = conn.exec_driver_sql(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
-        ).first()
+        has_meta = conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").first()
         if not has_meta:
             return None
         value = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
@@ -277,8 +275,15 @@ class Catalog:
     # -- media --------------------------------------------------------------------------------
 
     def known_files(self, roots: Iterable[str]) -> dict[str, KnownFile]:
-        cols = (media.c.id, media.c.path, media.c.size, media.c.mtime_ns, media.c.content_hash, media.c.status,
-                media_vectors.c.id.is_not(None))
+        cols = (
+            media.c.id,
+            media.c.path,
+            media.c.size,
+            media.c.mtime_ns,
+            media.c.content_hash,
+            media.c.status,
+            media_vectors.c.id.is_not(None),
+        )
         found: dict[str, KnownFile] = {}
         with self.engine.connect() as conn:
             for root in roots:
@@ -292,9 +297,11 @@ class Catalog:
         return found
 
     def ids_by_hash(self, content_hash: str) -> list[int]:
-        stmt = select(media.c.id).where(
-            (media.c.content_hash == content_hash) & (media.c.status == "ok")
-        ).join(media_vectors, media_vectors.c.id == media.c.id)
+        stmt = (
+            select(media.c.id)
+            .where((media.c.content_hash == content_hash) & (media.c.status == "ok"))
+            .join(media_vectors, media_vectors.c.id == media.c.id)
+        )
         with self.engine.connect() as conn:
             return list(conn.execute(stmt).scalars())
 
@@ -332,9 +339,7 @@ class Catalog:
         with self.engine.begin() as conn:
             for row_id, path, size, mtime_ns in moves:
                 conn.execute(delete(media).where((media.c.path == path) & (media.c.id != row_id)))
-                conn.execute(
-                    update(media).where(media.c.id == row_id).values(path=path, size=size, mtime_ns=mtime_ns)
-                )
+                conn.execute(update(media).where(media.c.id == row_id).values(path=path, size=size, mtime_ns=mtime_ns))
 
     def touch_media(self, updates: Sequence[tuple[int, int, int]]) -> None:
         """Record a new size/mtime (id, size, mtime_ns) for a file whose content did not change."""
@@ -406,9 +411,7 @@ class Catalog:
                         insert(texts).values(source=path, position=position, text=text, media_id=media_id)
                     ).inserted_primary_key[0]  # type: ignore[index]
                 )
-                conn.execute(
-                    insert(text_vectors).values(id=row_id, version=version, vector=pack(new_vectors[text]))
-                )
+                conn.execute(insert(text_vectors).values(id=row_id, version=version, vector=pack(new_vectors[text])))
         return len(entries)
 
     def delete_text_sources(self, paths: Sequence[str]) -> None:
@@ -462,6 +465,12 @@ class Catalog:
         stmt = select(table.c.id, table.c.vector).where(table.c.version > version).order_by(table.c.id)
         return self._vectors(stmt, dim)
 
+    def ids_since(self, collection: Collection, version: int) -> np.ndarray:
+        table = VECTOR_TABLES[collection]
+        with self.engine.connect() as conn:
+            ids = list(conn.execute(select(table.c.id).where(table.c.version > version)).scalars())
+        return np.asarray(ids, dtype=np.int64)
+
     def fetch_vectors(self, collection: Collection, ids: Sequence[int], dim: int) -> tuple[np.ndarray, np.ndarray]:
         table = VECTOR_TABLES[collection]
         all_ids: list[np.ndarray] = []
@@ -493,9 +502,10 @@ class Catalog:
 
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
-            by_status = dict(
-                conn.execute(select(media.c.status, func.count()).group_by(media.c.status)).all()  # type: ignore[arg-type]
-            )
+            by_status: dict[str, int] = {
+                status: count
+                for status, count in conn.execute(select(media.c.status, func.count()).group_by(media.c.status))
+            }
             return {
                 "media": int(by_status.get("ok", 0)),
                 "failed": int(by_status.get("failed", 0)),

@@ -48,6 +48,7 @@ def decode_image(data: bytes, target_size: int, max_pixels: int) -> tuple[Image.
     """Decode to RGB at no less than target_size on the short side, with orientation applied."""
     if not data:
         raise DecodeError("empty file (0 bytes)")
+    image: Image.Image
     try:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:

@@ -8,7 +8,7 @@ import json
 import logging
 import socket
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -45,6 +45,7 @@ class Encoder:
     def __init__(self, spec: ModelSpec, device: str = "auto") -> None:
         self.spec = spec
         self.device = pick_device(device)
+        self.model: Any
         self.model, self.preprocess, self.tokenizer = _load(spec, self.device)
         self.model.eval()
         visual = self.model.visual
@@ -207,15 +208,3 @@ def _reachable(host: str, timeout: float = 3.0) -> bool:
             return True
     except OSError:
         return False
-
-
-@contextlib.contextmanager
-def quiet_open_clip() -> Iterator[None]:
-    """open_clip logs warnings (e.g. random init) that mean nothing to a user of xmodal."""
-    logger = logging.getLogger()
-    level = logger.level
-    logger.setLevel(max(level, logging.ERROR))
-    try:
-        yield
-    finally:
-        logger.setLevel(level)

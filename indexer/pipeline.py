@@ -158,8 +158,13 @@ class IndexRun:
         content: str | None = None
         try:
             if file.size > self.settings.max_file_bytes:
-                return _Failed(file, row, None, f"file is {file.size:,} bytes, over the limit of "
-                               f"{self.settings.max_file_bytes:,} (XMODAL_MAX_FILE_BYTES)")
+                return _Failed(
+                    file,
+                    row,
+                    None,
+                    f"file is {file.size:,} bytes, over the limit of "
+                    f"{self.settings.max_file_bytes:,} (XMODAL_MAX_FILE_BYTES)",
+                )
             with open(file.path, "rb") as handle:
                 data = handle.read(self.settings.max_file_bytes + 1)
             content = content_hash(data)
@@ -179,15 +184,28 @@ class IndexRun:
         file, row = outcome.file, outcome.known
         row_id = row.id if row is not None else None
         if isinstance(outcome, _Failed):
-            record = MediaRecord(file.path, file.size, file.mtime_ns, outcome.hash, "failed",
-                                 error=outcome.reason, id=row_id)
+            record = MediaRecord(
+                file.path, file.size, file.mtime_ns, outcome.hash, "failed", error=outcome.reason, id=row_id
+            )
             self._batch.append((record, None, False))
             self.report.failed += 1
         elif isinstance(outcome, _Decoded):
             info = outcome.info
-            record = MediaRecord(file.path, file.size, file.mtime_ns, outcome.hash, "ok", None, info.format,
-                                 info.width, info.height, info.taken_at, info.camera_make, info.camera_model,
-                                 id=row_id)
+            record = MediaRecord(
+                file.path,
+                file.size,
+                file.mtime_ns,
+                outcome.hash,
+                "ok",
+                None,
+                info.format,
+                info.width,
+                info.height,
+                info.taken_at,
+                info.camera_make,
+                info.camera_model,
+                id=row_id,
+            )
             self._batch.append((record, outcome.tensor, True))
             if row is None:
                 self.report.added += 1
@@ -217,10 +235,21 @@ class IndexRun:
             return
         source_row = self.catalog.media_rows(source_ids[:1])[source_ids[0]]
         _, vectors = self.catalog.fetch_vectors("media", source_ids[:1], self.encoder.dim)
-        record = MediaRecord(file.path, file.size, file.mtime_ns, outcome.hash, "ok", None,
-                             source_row["format"], source_row["width"], source_row["height"],
-                             source_row["taken_at"], source_row["camera_make"], source_row["camera_model"],
-                             id=row.id if row is not None else None)
+        record = MediaRecord(
+            file.path,
+            file.size,
+            file.mtime_ns,
+            outcome.hash,
+            "ok",
+            None,
+            source_row["format"],
+            source_row["width"],
+            source_row["height"],
+            source_row["taken_at"],
+            source_row["camera_make"],
+            source_row["camera_model"],
+            id=row.id if row is not None else None,
+        )
         self._batch.append((record, vectors[0], False))
         self.report.duplicates += 1
 

@@ -57,9 +57,7 @@ class Settings(BaseSettings):
     rescore_factor: int = Field(
         default=4, ge=1, description="ANN candidates fetched per wanted hit, then rescored exactly."
     )
-    checkpoint_seconds: float = Field(
-        default=60.0, gt=0, description="How often a long run writes the index to disk."
-    )
+    checkpoint_seconds: float = Field(default=60.0, gt=0, description="How often a long run writes the index to disk.")
 
     # Limits that keep hostile input from stopping or hanging a run.
     max_file_bytes: int = Field(default=256 * 1024 * 1024, ge=1)

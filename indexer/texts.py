@@ -97,9 +97,7 @@ def sync_source(
     vectors = dict(reusable)
     if fresh:
         vectors.update(zip(fresh, encode(fresh), strict=True))
-    linked = [
-        (entry.text, media_id if media_id is not None else _media_for(catalog, entry.image)) for entry in entries
-    ]
+    linked = [(entry.text, media_id if media_id is not None else _media_for(catalog, entry.image)) for entry in entries]
     return catalog.sync_text_source(path, kind, st.st_size, st.st_mtime_ns, linked, vectors)
 
 

@@ -47,6 +47,9 @@ class VectorIndex:
         """Vectors the catalog holds that this index lacks or holds stale."""
         return self.catalog.vectors_since(self.collection, self.version, self.dim)
 
+    def delta_ids(self) -> np.ndarray:
+        return self.catalog.ids_since(self.collection, self.version)
+
     def sync(self, ivf_threshold: int) -> bool:
         """Bring the index up to the catalog (retraining if the library outgrew it); True if it changed."""
         catalog_version = self.catalog.version(self.collection)

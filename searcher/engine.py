@@ -89,8 +89,7 @@ class Searcher:
         query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
         n_candidates = wanted * self.settings.rescore_factor
         _, ann_ids = ann.search(index.index, query, n_candidates, self.settings.nprobe)
-        delta_ids, delta_vectors = index.delta()
-        candidates = np.union1d(ann_ids[0][ann_ids[0] >= 0], delta_ids)
+        candidates = np.union1d(ann_ids[0][ann_ids[0] >= 0], index.delta_ids())
         if not len(candidates):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         ids, vectors = self.library.catalog.fetch_vectors(collection, candidates.tolist(), index.dim)
@@ -111,9 +110,29 @@ class Searcher:
             rank = offset + position + 1
             if collection == "media":
                 camera = " ".join(part for part in (row["camera_make"], row["camera_model"]) if part) or None
-                hits.append(Hit(item_id, rank, float(score), "image", path=row["path"], width=row["width"],
-                                height=row["height"], taken_at=row["taken_at"], camera=camera))
+                hits.append(
+                    Hit(
+                        item_id,
+                        rank,
+                        float(score),
+                        "image",
+                        path=row["path"],
+                        width=row["width"],
+                        height=row["height"],
+                        taken_at=row["taken_at"],
+                        camera=camera,
+                    )
+                )
             else:
-                hits.append(Hit(item_id, rank, float(score), "text", text=row["text"], source=row["source"],
-                                media_id=row["media_id"]))
+                hits.append(
+                    Hit(
+                        item_id,
+                        rank,
+                        float(score),
+                        "text",
+                        text=row["text"],
+                        source=row["source"],
+                        media_id=row["media_id"],
+                    )
+                )
         return hits

@@ -149,8 +149,13 @@ def test_sidecar_captions_and_a_text_corpus_answer_image_to_text(cli: Cli, tmp_p
     texts = cli.search_json("--image", str(photos[0]), "--texts", "-k", "20")
     found = {hit["text"] for hit in texts}
     assert found == {
-        "the caption of photo zero", "first line", "second line", "Title",
-        "A paragraph over two lines.", "Another paragraph.", "a csv caption",
+        "the caption of photo zero",
+        "first line",
+        "second line",
+        "Title",
+        "A paragraph over two lines.",
+        "Another paragraph.",
+        "a csv caption",
     }
     by_text = {hit["text"]: hit for hit in texts}
     assert by_text["a csv caption"]["media_id"] == cli.search_json("--image", str(photos[1]), "-k", "1")[0]["id"]
@@ -185,8 +190,7 @@ def test_another_model_on_an_existing_library_is_refused_unless_reindex(cli: Cli
     photos = make_photo_folder(tmp_path / "photos", 3)
     cli.index(tmp_path / "photos")
     other = write_random_checkpoint(cli.model.config, tmp_path / "other.pt", seed=1)
-    out = cli("index", str(tmp_path / "photos"), "--model", str(cli.model.config), "--pretrained", str(other),
-              code=1)
+    out = cli("index", str(tmp_path / "photos"), "--model", str(cli.model.config), "--pretrained", str(other), code=1)
     assert "was built with" in out and "--reindex" in out
     report = cli.index(tmp_path / "photos", extra=("--pretrained", str(other), "--reindex"))
     assert report["updated"] == 3
@@ -205,8 +209,9 @@ def test_a_second_writer_is_refused_while_searches_keep_working(cli: Cli, tmp_pa
         assert cli.search_json("--image", str(photos[0]), "-k", "1")[0]["path"] == str(photos[0])
 
 
-def test_the_config_file_and_environment_choose_the_library(cli: Cli, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_config_file_and_environment_choose_the_library(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     photos = make_photo_folder(tmp_path / "photos", 2)
     cli.index(tmp_path / "photos")
     config = tmp_path / "config.toml"
@@ -232,5 +237,9 @@ def test_exif_metadata_reaches_the_hits(cli: Cli, tmp_path: Path) -> None:
     picture(5, (120, 90)).save(photo, "JPEG", exif=exif.tobytes())
     cli.index(photo.parent)
     hit = cli.search_json("--image", str(photo), "-k", "1")[0]
-    assert (hit["taken_at"], hit["camera"], hit["width"], hit["height"]) == ("2019-05-01T09:15:00", "FUJIFILM X-T3",
-                                                                            120, 90)
+    assert (hit["taken_at"], hit["camera"], hit["width"], hit["height"]) == (
+        "2019-05-01T09:15:00",
+        "FUJIFILM X-T3",
+        120,
+        90,
+    )

@@ -61,5 +61,5 @@ def test_ivf_recall_at_10_is_high_with_default_nprobe() -> None:
 
 def test_searching_an_empty_index_returns_nothing() -> None:
     index = ann.build(ann.AnnShape("flat"), 8, np.zeros(0, np.int64), np.zeros((0, 8), np.float32))
-    scores, ids = ann.search(index, unit_vectors(1, 8), 5, nprobe=4)
+    _, ids = ann.search(index, unit_vectors(1, 8), 5, nprobe=4)
     assert ids.shape == (1, 0)
