@@ -29,6 +29,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -312,24 +313,40 @@ class Catalog:
             return {h for h in conn.execute(stmt).scalars() if h}
 
     def write_media(self, records: Sequence[MediaRecord], vectors: Sequence[np.ndarray | None]) -> list[int]:
-        """Insert or update rows and their vectors in one transaction; returns the row ids."""
+        """Insert or update rows and their vectors in one transaction; returns the row ids in order."""
         now = time.time()
-        ids: list[int] = []
+        fields = [name for name in MediaRecord.__dataclass_fields__ if name != "id"]
+        fresh = [i for i, record in enumerate(records) if record.id is None]
+        known = [i for i, record in enumerate(records) if record.id is not None]
+        ids: list[int] = [record.id or 0 for record in records]
         with self.engine.begin() as conn:
             version = self._bump(conn, "media")
-            for record, vector in zip(records, vectors, strict=True):
-                values = {k: v for k, v in record.__dict__.items() if k != "id"}
-                values["indexed_at"] = now
-                if record.id is None:
-                    conn.execute(delete(media).where(media.c.path == record.path))
-                    row_id = int(conn.execute(insert(media).values(**values)).inserted_primary_key[0])  # type: ignore[index]
-                else:
-                    row_id = record.id
-                    conn.execute(update(media).where(media.c.id == row_id).values(**values))
-                ids.append(row_id)
-                conn.execute(delete(media_vectors).where(media_vectors.c.id == row_id))
-                if vector is not None:
-                    conn.execute(insert(media_vectors).values(id=row_id, version=version, vector=pack(vector)))
+            if fresh:
+                paths = [records[i].path for i in fresh]
+                for chunk in _chunks(paths, 500):
+                    conn.execute(delete(media).where(media.c.path.in_(chunk)))
+                rows = [{**{f: getattr(records[i], f) for f in fields}, "indexed_at": now} for i in fresh]
+                inserted = conn.execute(
+                    insert(media).returning(media.c.id, sort_by_parameter_order=True), rows
+                ).scalars()
+                for i, row_id in zip(fresh, inserted, strict=True):
+                    ids[i] = int(row_id)
+            if known:
+                rows = [
+                    {**{f: getattr(records[i], f) for f in fields}, "indexed_at": now, "row_id": records[i].id}
+                    for i in known
+                ]
+                stmt = update(media).where(media.c.id == bindparam("row_id"))
+                conn.execute(stmt.values({f: bindparam(f) for f in [*fields, "indexed_at"]}), rows)
+            for chunk in _chunks(ids, 500):
+                conn.execute(delete(media_vectors).where(media_vectors.c.id.in_(chunk)))
+            vector_rows = [
+                {"id": row_id, "version": version, "vector": pack(vector)}
+                for row_id, vector in zip(ids, vectors, strict=True)
+                if vector is not None
+            ]
+            if vector_rows:
+                conn.execute(insert(media_vectors), vector_rows)
         return ids
 
     def move_media(self, moves: Sequence[tuple[int, str, int, int]]) -> None:
