@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -162,7 +163,13 @@ def stats(library: LibraryOpt = None, as_json: JsonOpt = False) -> None:
         print_stats(out, library_stats(lib), as_json)
 
 
+def _terminate_gracefully(_signum: int, _frame: object) -> None:
+    """SIGTERM (systemd stop, kill) finishes the batch in hand and writes the index, like Ctrl-C."""
+    raise KeyboardInterrupt
+
+
 def run() -> None:
+    signal.signal(signal.SIGTERM, _terminate_gracefully)
     try:
         app()
     except KeyboardInterrupt:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from indexer.catalog import COLLECTIONS
 from indexer.library import Library
 
 
@@ -14,8 +15,8 @@ def library_stats(library: Library) -> dict[str, Any]:
     spec = library.model_spec()
     indexes: dict[str, Any] = {}
     if spec is not None:
-        for name in ("media", "texts"):
-            vector_index = library.vector_index(name)  # type: ignore[arg-type]
+        for name in COLLECTIONS:
+            vector_index = library.vector_index(name)
             indexes[name] = {
                 "kind": vector_index.shape.kind,
                 "nlist": vector_index.shape.nlist,

@@ -96,4 +96,4 @@ class Library:
     # -- vectors ------------------------------------------------------------------------------
 
     def vector_index(self, collection: Collection) -> VectorIndex:
-        return VectorIndex.open(self.catalog, IndexFiles(self.path / "index", collection), collection, self.dim())
+        return VectorIndex(self.catalog, IndexFiles(self.path / "index", collection), collection, self.dim())

@@ -153,7 +153,7 @@ class IndexRun:
                     future.cancel()
                 raise
 
-    def _decode(self, file: FoundFile, row: KnownFile | None) -> _Outcome:
+    def _decode(self, file: FoundFile, row: KnownFile | None, reuse_known: bool = True) -> _Outcome:
         """Runs in a worker thread: read once, hash, and decode only content we have not seen."""
         content: str | None = None
         try:
@@ -168,7 +168,7 @@ class IndexRun:
             with open(file.path, "rb") as handle:
                 data = handle.read(self.settings.max_file_bytes + 1)
             content = content_hash(data)
-            if content in self._known_hashes:
+            if reuse_known and content in self._known_hashes:
                 return _KnownContent(file, row, content)
             image, info = decode_image(data, self.encoder.image_size, self.settings.max_image_pixels)
             return _Decoded(file, row, content, self.encoder.image_tensor(image), info)
@@ -231,7 +231,7 @@ class IndexRun:
             return
         source_ids = self.catalog.ids_by_hash(outcome.hash)
         if not source_ids:  # the only copy vanished meanwhile: decode it after all
-            self._take(self._decode_now(file, row))
+            self._take(self._decode(file, row, reuse_known=False))
             return
         source_row = self.catalog.media_rows(source_ids[:1])[source_ids[0]]
         _, vectors = self.catalog.fetch_vectors("media", source_ids[:1], self.encoder.dim)
@@ -252,13 +252,6 @@ class IndexRun:
         )
         self._batch.append((record, vectors[0], False))
         self.report.duplicates += 1
-
-    def _decode_now(self, file: FoundFile, row: KnownFile | None) -> _Outcome:
-        saved, self._known_hashes = self._known_hashes, set()
-        try:
-            return self._decode(file, row)
-        finally:
-            self._known_hashes = saved
 
     def _flush(self) -> None:
         self.catalog.move_media(self._moves)

@@ -36,10 +36,6 @@ class VectorIndex:
             self.index = ann.build(ann.AnnShape("flat"), self.dim, np.zeros(0, np.int64), np.zeros((0, self.dim)))
             self.shape, self.version = ann.AnnShape("flat"), 0
 
-    @classmethod
-    def open(cls, catalog: Catalog, files: IndexFiles, collection: Collection, dim: int) -> VectorIndex:
-        return cls(catalog, files, collection, dim)
-
     def is_current(self) -> bool:
         return self.version == self.catalog.version(self.collection)
 

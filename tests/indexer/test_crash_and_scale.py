@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -65,6 +66,36 @@ def test_kill_9_mid_run_then_rerun_indexes_every_file_once(tmp_path: Path, tiny_
     assert stats["images"] == 240 and stats["indexes"]["media"]["count"] == 240
     paths = [hit["path"] for hit in cli.search_json("--image", str(photos[0]), "-k", "1000")]
     assert sorted(paths) == sorted(map(str, photos))  # every file once, none twice
+
+
+def test_sigterm_finishes_the_batch_writes_the_index_and_exits_130(tmp_path: Path, tiny_model: TinyModel) -> None:
+    make_photo_folder(tmp_path / "photos", 240)
+    library = tmp_path / "library"
+    env = {**os.environ, "XMODAL_BATCH_SIZE": "8", "XMODAL_WORKERS": "1", "XMODAL_CHECKPOINT_SECONDS": "1000"}
+    argv = [
+        sys.executable,
+        "-m",
+        "api.cli",
+        "index",
+        str(tmp_path / "photos"),
+        "--library",
+        str(library),
+        *tiny_model.flags(),
+        "--quiet",
+    ]
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while committed_vectors(library) < 24 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    committed = committed_vectors(library)
+    assert 0 < committed < 240
+    manifest = json.loads((library / "index" / "media.json").read_text())
+    assert manifest["count"] == committed  # the index on disk covers everything committed
+    report = Cli(library, tiny_model).index(tmp_path / "photos")
+    assert report["added"] == 240 - committed
 
 
 @pytest.mark.skipif(not FLICKR.is_dir(), reason="needs ../shared/data/flickr8k-dev")
