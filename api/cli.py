@@ -16,7 +16,6 @@ from rich.console import Console
 from indexer.errors import XmodalError
 from indexer.library import Library
 from indexer.lock import describe_command
-from indexer.pipeline import add_texts, index_paths
 from indexer.scan import normalize_roots
 from indexer.settings import Device, Settings, load_settings
 
@@ -88,6 +87,8 @@ def index(
         workers=workers,
         quiet=quiet,
     )
+    from indexer.pipeline import index_paths
+
     roots = normalize_roots(paths)  # a typo in a path must not create a library
     with Library.open_writer(settings.library, describe_command()) as lib:
         encoder = lib.writer_encoder(settings, reindex=reindex)
@@ -143,6 +144,8 @@ def texts_add(
     device: DeviceOpt = None,
 ) -> None:
     """Add captions and documents to the text corpus; re-adding a file replaces its texts."""
+    from indexer.pipeline import add_texts
+
     settings = load_settings(library=library, model=model, pretrained=pretrained, device=device)
     roots = normalize_roots(files)
     with Library.open_writer(settings.library, describe_command()) as lib:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
-from indexer.pipeline import IndexReport
 from searcher.hits import Hit
+
+if TYPE_CHECKING:
+    from indexer.pipeline import IndexReport
 
 
 def print_hits(console: Console, hits: Sequence[Hit], as_json: bool) -> None:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from indexer.catalog import Catalog, Collection
-from indexer.encoder import Encoder
 from indexer.errors import LibraryNotFound, ModelError
 from indexer.index_files import IndexFiles
 from indexer.lock import WriterLock
 from indexer.model_spec import ModelSpec, check_same_model, resolve
 from indexer.settings import Settings
 from indexer.vector_index import VectorIndex
+
+if TYPE_CHECKING:  # torch is imported only by commands that encode: `stats` and `--help` stay fast
+    from indexer.encoder import Encoder
 
 CATALOG_NAME = "catalog.sqlite"
 
@@ -73,6 +76,8 @@ class Library:
 
     def writer_encoder(self, settings: Settings, reindex: bool = False) -> Encoder:
         """The library's model; the first writer records it, a different one is an error (or --reindex)."""
+        from indexer.encoder import Encoder
+
         recorded = self.model_spec()
         asked = settings.model is not None or settings.pretrained is not None
         spec = resolve(settings.model, settings.pretrained) if (recorded is None or asked) else recorded
@@ -88,6 +93,8 @@ class Library:
         return encoder
 
     def reader_encoder(self, device: str = "auto") -> Encoder:
+        from indexer.encoder import Encoder
+
         spec = self.model_spec()
         if spec is None:
             raise ModelError(f"the library at {self.path} has no model yet", "index a folder first")

@@ -8,19 +8,21 @@ sees every item the catalog has committed, and never an item it has deleted.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from indexer import ann
 from indexer.catalog import Collection
 from indexer.decode import DecodeError, decode_image
-from indexer.encoder import Encoder
 from indexer.errors import InputError
 from indexer.library import Library
 from indexer.settings import Settings
 from indexer.vector_index import VectorIndex
 from searcher.hits import Hit
+
+if TYPE_CHECKING:
+    from indexer.encoder import Encoder
 
 MAX_QUERY_CHARS = 1000
 
