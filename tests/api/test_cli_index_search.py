@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import Cli, make_photo_folder, picture, write_picture
+from tests.indexer.test_decode import bomb_png
 
 
 def test_an_indexed_image_queried_with_itself_is_rank_one(cli: Cli, tmp_path: Path) -> None:
@@ -102,19 +103,21 @@ def test_bad_files_are_recorded_and_every_good_file_is_indexed(cli: Cli, tmp_pat
     jpeg = io.BytesIO()
     picture(52, (300, 200)).save(jpeg, "JPEG")
     (root / "truncated.jpg").write_bytes(jpeg.getvalue()[:400])
+    (root / "bomb.png").write_bytes(bomb_png())
     unreadable = write_picture(root / "secret.jpg", 53, "JPEG")
     unreadable.chmod(0)
     try:
         report = cli.index(root)
     finally:
         unreadable.chmod(0o644)
-    expected_failures = {"empty.jpg", "text.png", "truncated.jpg"}
+    expected_failures = {"empty.jpg", "text.png", "truncated.jpg", "bomb.png"}
     if os.geteuid() != 0:  # root reads anything; elsewhere the unreadable file must be recorded too
         expected_failures.add("secret.jpg")
     stats = cli.stats()
     failures = {Path(f["path"]).name: f["reason"] for f in stats["failures"]}
     assert set(failures) == expected_failures
     assert "empty" in failures["empty.jpg"] and "not an image" in failures["text.png"]
+    assert "pixels" in failures["bomb.png"]
     assert report["failed"] == len(expected_failures)
     assert stats["images"] == len(list(root.iterdir())) - len(expected_failures)  # every other file
     indexed = {hit["path"] for hit in cli.search_json("--image", str(good[0]), "-k", "50")}

@@ -81,7 +81,7 @@ def test_truncated_jpeg_is_refused() -> None:
         decode_image(data[: len(data) // 2], 64, LIMIT)
 
 
-def test_decompression_bomb_is_refused_before_decoding() -> None:
+def bomb_png() -> bytes:
     """A tiny PNG whose header claims 40000×40000 pixels."""
 
     def chunk(kind: bytes, body: bytes) -> bytes:
@@ -89,9 +89,12 @@ def test_decompression_bomb_is_refused_before_decoding() -> None:
 
     header = struct.pack(">IIBBBBB", 40_000, 40_000, 8, 2, 0, 0, 0)
     body = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b"")
-    data = b"\x89PNG\r\n\x1a\n" + body
+    return b"\x89PNG\r\n\x1a\n" + body
+
+
+def test_decompression_bomb_is_refused_before_decoding() -> None:
     with pytest.raises(DecodeError, match=r"pixels|bomb"):
-        decode_image(data, 64, LIMIT)
+        decode_image(bomb_png(), 64, LIMIT)
 
 
 def test_jpeg_signature_followed_by_garbage_is_refused() -> None:
