@@ -79,6 +79,24 @@ class _Failed:
 _Outcome = _Decoded | _KnownContent | _Failed
 
 
+def _ok_record(file: FoundFile, content: str, info: ImageInfo, row_id: int | None) -> MediaRecord:
+    return MediaRecord(
+        file.path,
+        file.size,
+        file.mtime_ns,
+        content,
+        "ok",
+        None,
+        info.format,
+        info.width,
+        info.height,
+        info.taken_at,
+        info.camera_make,
+        info.camera_model,
+        id=row_id,
+    )
+
+
 class IndexRun:
     def __init__(self, library: Library, encoder: Encoder, settings: Settings) -> None:
         self.library = library
@@ -190,22 +208,7 @@ class IndexRun:
             self._batch.append((record, None, False))
             self.report.failed += 1
         elif isinstance(outcome, _Decoded):
-            info = outcome.info
-            record = MediaRecord(
-                file.path,
-                file.size,
-                file.mtime_ns,
-                outcome.hash,
-                "ok",
-                None,
-                info.format,
-                info.width,
-                info.height,
-                info.taken_at,
-                info.camera_make,
-                info.camera_model,
-                id=row_id,
-            )
+            record = _ok_record(file, outcome.hash, outcome.info, row_id)
             self._batch.append((record, outcome.tensor, True))
             if row is None:
                 self.report.added += 1
@@ -235,21 +238,8 @@ class IndexRun:
             return
         source_row = self.catalog.media_rows(source_ids[:1])[source_ids[0]]
         _, vectors = self.catalog.fetch_vectors("media", source_ids[:1], self.encoder.dim)
-        record = MediaRecord(
-            file.path,
-            file.size,
-            file.mtime_ns,
-            outcome.hash,
-            "ok",
-            None,
-            source_row["format"],
-            source_row["width"],
-            source_row["height"],
-            source_row["taken_at"],
-            source_row["camera_make"],
-            source_row["camera_model"],
-            id=row.id if row is not None else None,
-        )
+        info = ImageInfo(**{name: source_row[name] for name in ImageInfo.__dataclass_fields__})
+        record = _ok_record(file, outcome.hash, info, row.id if row is not None else None)
         self._batch.append((record, vectors[0], False))
         self.report.duplicates += 1
 

@@ -27,25 +27,21 @@ def committed_vectors(library: Path) -> int:
         return 0
 
 
-def test_kill_9_mid_run_then_rerun_indexes_every_file_once(tmp_path: Path, tiny_model: TinyModel) -> None:
-    photos = make_photo_folder(tmp_path / "photos", 240)
-    library = tmp_path / "library"
+def index_until_some_are_committed(photos: Path, library: Path, model: TinyModel) -> subprocess.Popen[str]:
+    """`xmodal index` in a child process, returned once a few batches are in the catalog."""
     env = {**os.environ, "XMODAL_BATCH_SIZE": "8", "XMODAL_WORKERS": "1", "XMODAL_CHECKPOINT_SECONDS": "1000"}
-    argv = [
-        sys.executable,
-        "-m",
-        "api.cli",
-        "index",
-        str(tmp_path / "photos"),
-        "--library",
-        str(library),
-        *tiny_model.flags(),
-        "--quiet",
-    ]
-    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    argv = [sys.executable, "-m", "api.cli", "index", str(photos), "--library", str(library), *model.flags(), "-q"]
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while committed_vectors(library) < 24 and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)
+    return process
+
+
+def test_kill_9_mid_run_then_rerun_indexes_every_file_once(tmp_path: Path, tiny_model: TinyModel) -> None:
+    photos = make_photo_folder(tmp_path / "photos", 240)
+    library = tmp_path / "library"
+    process = index_until_some_are_committed(tmp_path / "photos", library, tiny_model)
     process.send_signal(signal.SIGKILL)
     process.wait()
     done_before = committed_vectors(library)
@@ -71,22 +67,7 @@ def test_kill_9_mid_run_then_rerun_indexes_every_file_once(tmp_path: Path, tiny_
 def test_sigterm_finishes_the_batch_writes_the_index_and_exits_130(tmp_path: Path, tiny_model: TinyModel) -> None:
     make_photo_folder(tmp_path / "photos", 240)
     library = tmp_path / "library"
-    env = {**os.environ, "XMODAL_BATCH_SIZE": "8", "XMODAL_WORKERS": "1", "XMODAL_CHECKPOINT_SECONDS": "1000"}
-    argv = [
-        sys.executable,
-        "-m",
-        "api.cli",
-        "index",
-        str(tmp_path / "photos"),
-        "--library",
-        str(library),
-        *tiny_model.flags(),
-        "--quiet",
-    ]
-    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while committed_vectors(library) < 24 and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.05)
+    process = index_until_some_are_committed(tmp_path / "photos", library, tiny_model)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
