@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 from rich.console import Console
@@ -18,6 +18,8 @@ from indexer.library import Library
 from indexer.lock import describe_command
 from indexer.scan import normalize_roots
 from indexer.settings import Device, Settings, load_settings
+
+Freeze = Literal["image", "text"]
 
 app = typer.Typer(
     name="xmodal",
@@ -152,6 +154,76 @@ def texts_add(
         encoder = lib.writer_encoder(settings)
         count = add_texts(lib, encoder, roots, settings)
     err.print(f"{count} texts in the corpus from {len(files)} files")
+
+
+@app.command()
+@fatal_errors
+def train(
+    pairs: Annotated[Path, typer.Option(help="image,caption CSV, or a folder of images with .txt sidecars.")],
+    model: Annotated[str, typer.Option(help="open_clip architecture or model-config JSON to train.")],
+    out: Annotated[Path, typer.Option(help="Checkpoint to write (its config goes next to it as .json).")],
+    pretrained: Annotated[str | None, typer.Option(help="Start from these weights (fine-tuning).")] = None,
+    epochs: Annotated[int, typer.Option(min=1)] = 10,
+    batch_size: Annotated[int, typer.Option(min=2)] = 128,
+    accumulate: Annotated[int, typer.Option(min=1, help="Batches per optimizer step.")] = 1,
+    lr: Annotated[float, typer.Option(min=0)] = 1e-3,
+    freeze: Annotated[Freeze | None, typer.Option(help="Lock one tower: image or text.")] = None,
+    val_fraction: Annotated[float, typer.Option(min=0, max=0.5, help="Held-out share of images.")] = 0.1,
+    device: DeviceOpt = None,
+    seed: int = 0,
+) -> None:
+    """Train or fine-tune a CLIP model on image–caption pairs; prints held-out Recall@K every epoch."""
+    from indexer.train import TrainConfig, Trainer
+
+    config = TrainConfig(
+        pairs=pairs,
+        model=model,
+        out=out,
+        pretrained=pretrained,
+        epochs=epochs,
+        batch_size=batch_size,
+        accumulate=accumulate,
+        lr=lr,
+        freeze=freeze,
+        val_fraction=val_fraction,  # type: ignore[arg-type]
+        device=device or "auto",
+        seed=seed,
+    )
+    Trainer(config, log=lambda line: err.print(line, highlight=False)).run()
+
+
+@app.command("eval")
+@fatal_errors
+def evaluate_pairs(
+    pairs: Annotated[Path, typer.Option(help="image,caption CSV, or a folder of images with .txt sidecars.")],
+    library: LibraryOpt = None,
+    model: Annotated[str | None, typer.Option(help="Model, if the library is new.")] = None,
+    pretrained: Annotated[str | None, typer.Option(help="Weights, if the library is new.")] = None,
+    device: DeviceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Recall@1/5/10 and MRR through the engine's search path, next to exact search on the same vectors."""
+    import tempfile
+
+    from api.render import print_eval
+    from indexer.pairs import load_pairs
+    from indexer.pipeline import add_texts, index_paths
+    from searcher.engine import Searcher
+    from searcher.evaluate import evaluate
+
+    data = load_pairs(pairs)
+    with tempfile.TemporaryDirectory(prefix="xmodal-eval-") as scratch:
+        settings = load_settings(
+            library=library or Path(scratch) / "library", model=model, pretrained=pretrained, device=device, quiet=True
+        )
+        with Library.open_writer(settings.library, describe_command()) as lib:
+            encoder = lib.writer_encoder(settings)
+            index_paths(lib, encoder, [pairs] if pairs.is_dir() else data.images, settings)
+            if pairs.is_file():
+                add_texts(lib, encoder, [str(pairs.absolute())], settings)
+        with Library.open_reader(settings.library) as lib:
+            report = evaluate(lib, Searcher(lib, settings), data.images)
+    print_eval(out, report, as_json)
 
 
 @app.command()

@@ -13,6 +13,7 @@ from searcher.hits import Hit
 
 if TYPE_CHECKING:
     from indexer.pipeline import IndexReport
+    from searcher.evaluate import EvalReport
 
 
 def print_hits(console: Console, hits: Sequence[Hit], as_json: bool) -> None:
@@ -82,3 +83,23 @@ def print_stats(console: Console, stats: dict[str, Any], as_json: bool) -> None:
             console.print(f"  {failure['path']}: {failure['reason']}", markup=False, highlight=False)
         if stats["failed"] > 50:
             console.print("  … (xmodal stats --json lists them all)")
+
+
+def print_eval(console: Console, report: EvalReport, as_json: bool) -> None:
+    if as_json:
+        console.print_json(json.dumps(report.to_json()))
+        return
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("direction", "search", "R@1", "R@5", "R@10", "MRR", "queries"):
+        table.add_column(column, justify="left" if column in ("direction", "search") else "right")
+    for direction in report.engine:
+        for name, metrics in (("engine", report.engine[direction]), ("exact", report.exact[direction])):
+            table.add_row(
+                direction,
+                name,
+                *(f"{metrics.recall[k]:.3f}" for k in (1, 5, 10)),
+                f"{metrics.mrr:.3f}",
+                str(metrics.queries),
+            )
+    console.print(table)
+    console.print(f"index: images {report.index_kind['media']}, texts {report.index_kind['texts']}")

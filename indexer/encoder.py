@@ -46,7 +46,7 @@ class Encoder:
         self.spec = spec
         self.device = pick_device(device)
         self.model: Any
-        self.model, self.preprocess, self.tokenizer = _load(spec, self.device)
+        self.model, self.preprocess, self.tokenizer = load_open_clip(spec, self.device)
         self.model.eval()
         visual = self.model.visual
         size = getattr(visual, "image_size", 224)
@@ -91,7 +91,8 @@ def _normalize(features: torch.Tensor) -> np.ndarray:
     return (array / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-def _load(spec: ModelSpec, device: torch.device) -> tuple[torch.nn.Module, Callable[..., Any], Any]:
+def load_open_clip(spec: ModelSpec, device: torch.device) -> tuple[torch.nn.Module, Callable[..., Any], Any]:
+    """(model, preprocess, tokenizer) for a spec; the trainer starts from this too."""
     import open_clip
 
     kwargs: dict[str, Any] = {"device": device}
@@ -100,7 +101,8 @@ def _load(spec: ModelSpec, device: torch.device) -> tuple[torch.nn.Module, Calla
         pretrained, overrides = _builtin_weights(spec)
         kwargs.update(overrides)
     else:
-        name = _register_config(spec)
+        assert spec.config is not None
+        name = register_config(spec.config)
         pretrained = spec.pretrained
         if spec.preprocess:
             kwargs["force_preprocess_cfg"] = {k: v for k, v in spec.preprocess.items() if k in _PREPROCESS_KEYS}
@@ -118,12 +120,11 @@ def _load(spec: ModelSpec, device: torch.device) -> tuple[torch.nn.Module, Calla
     return model, preprocess, open_clip.get_tokenizer(name)
 
 
-def _register_config(spec: ModelSpec) -> str:
+def register_config(config: dict[str, Any]) -> str:
     """open_clip builds custom architectures from registered config files; register ours by content."""
     import open_clip
 
-    assert spec.config is not None
-    text = json.dumps(spec.config, sort_keys=True)
+    text = json.dumps(config, sort_keys=True)
     name = "xmodal-" + hashlib.sha256(text.encode()).hexdigest()[:12]
     if name not in open_clip.list_models():
         folder = Path(tempfile.mkdtemp(prefix="xmodal-model-"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ from indexer.errors import ModelError, ModelMismatch
 from indexer.hashing import file_sha256
 from indexer.settings import DEFAULT_MODEL, DEFAULT_PRETRAINED
 
+DEMO_MODEL_DIR = Path(__file__).parent / "demo_model"  # trained by data/train_demo_model.py
 CHECKPOINT_NAMES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin", "model.safetensors", "model.pt")
 
 
@@ -50,6 +51,10 @@ class ModelSpec:
 def resolve(model: str | None, pretrained: str | None) -> ModelSpec:
     """Turn --model/--pretrained into a spec, checking now what can be checked without loading."""
     model = model or DEFAULT_MODEL
+    if model == "demo":
+        if not (DEMO_MODEL_DIR / "open_clip_config.json").is_file():
+            raise ModelError("the demo model is not installed", "train it with: python -m data.train_demo_model")
+        return replace(_from_folder(DEMO_MODEL_DIR, pretrained), name="demo")
     if model.startswith("local-dir:") or Path(model).is_dir():
         return _from_folder(Path(model.removeprefix("local-dir:")), pretrained)
     if model.endswith(".json") or os.sep in model:
@@ -101,7 +106,7 @@ def _from_config_file(path: Path, pretrained: str | None) -> ModelSpec:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot read model config {path}: {exc}") from exc
-    config, preprocess = _split_config(data, path)
+    config, preprocess = split_config(data, path)
     if pretrained is None:
         raise ModelError(
             f"model config {path.name} has no weights",
@@ -115,7 +120,7 @@ def _from_folder(folder: Path, pretrained: str | None) -> ModelSpec:
     config_path = folder / "open_clip_config.json"
     if not config_path.is_file():
         raise ModelError(f"{folder} holds no open_clip_config.json", "point --model at an open_clip model folder")
-    config, preprocess = _split_config(json.loads(config_path.read_text()), config_path)
+    config, preprocess = split_config(json.loads(config_path.read_text()), config_path)
     if pretrained is None:
         found = [folder / name for name in CHECKPOINT_NAMES if (folder / name).is_file()]
         if not found:
@@ -125,7 +130,7 @@ def _from_folder(folder: Path, pretrained: str | None) -> ModelSpec:
     return ModelSpec(folder.name, None, config, preprocess, str(weights), file_sha256(str(weights)))
 
 
-def _split_config(data: Any, path: Path) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def split_config(data: Any, path: Path) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Accept both a bare model config and open_clip's {model_cfg, preprocess_cfg} wrapper."""
     if isinstance(data, dict) and "model_cfg" in data:
         return data["model_cfg"], data.get("preprocess_cfg") or None

@@ -1,0 +1,106 @@
+"""Retrieval quality through the engine (ANN, rescoring, ...) next to exact search on the same vectors.
+
+Queries are the stored vectors themselves (a caption's vector is what encoding the caption gives),
+so the only difference between the two columns is the search path: a loss from the index or a
+gain from a reranker shows as a number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+
+from indexer.catalog import Collection, media, texts
+from indexer.library import Library
+from searcher.engine import Searcher
+
+DEPTH = 100  # ranks beyond this count as misses for MRR
+
+
+@dataclass
+class Metrics:
+    recall: dict[int, float] = field(default_factory=dict)
+    mrr: float = 0.0
+    queries: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {**{f"R@{k}": v for k, v in self.recall.items()}, "MRR": self.mrr, "queries": self.queries}
+
+
+@dataclass
+class EvalReport:
+    engine: dict[str, Metrics]
+    exact: dict[str, Metrics]
+    index_kind: dict[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "engine": {d: m.to_json() for d, m in self.engine.items()},
+            "exact": {d: m.to_json() for d, m in self.exact.items()},
+            "index": self.index_kind,
+        }
+
+
+def _metrics(ranks: list[int]) -> Metrics:
+    """ranks: 0-based rank of the first relevant item, or -1 when not within DEPTH."""
+    array = np.asarray(ranks)
+    found = array >= 0
+    recall = {k: float(np.mean(found & (array < k))) for k in (1, 5, 10)}
+    mrr = float(np.mean(np.where(found, 1.0 / np.maximum(array + 1, 1), 0.0)))
+    return Metrics(recall, mrr, len(ranks))
+
+
+def _first_relevant(ranked: np.ndarray, relevant: set[int]) -> int:
+    for position, item in enumerate(ranked.tolist()):
+        if item in relevant:
+            return position
+    return -1
+
+
+def evaluate(library: Library, searcher: Searcher, image_paths: list[str]) -> EvalReport:
+    """text→image for every caption linked to one of the images, and image→text for every image."""
+    catalog, dim = library.catalog, library.dim()
+    with catalog.engine.connect() as conn:
+        path_to_id = dict(conn.execute(select(media.c.path, media.c.id).where(media.c.path.in_(image_paths))).all())  # type: ignore[arg-type]
+        links = conn.execute(
+            select(texts.c.id, texts.c.media_id).where(texts.c.media_id.in_(path_to_id.values()))
+        ).all()
+    image_ids = sorted(path_to_id.values())
+    text_of: dict[int, set[int]] = {}
+    for text_id, media_id in links:
+        text_of.setdefault(media_id, set()).add(text_id)
+    _, image_vectors = catalog.fetch_vectors("media", image_ids, dim)
+    text_ids = sorted(text_id for text_id, _ in links)
+    _, text_vectors = catalog.fetch_vectors("texts", text_ids, dim)
+    image_of = {text_id: media_id for text_id, media_id in links}
+
+    all_media_ids, all_media = catalog.fetch_vectors("media", catalog.vector_ids("media").tolist(), dim)
+    all_text_ids, all_texts = catalog.fetch_vectors("texts", catalog.vector_ids("texts").tolist(), dim)
+
+    def engine_ranked(vector: np.ndarray, collection: Collection) -> np.ndarray:
+        return searcher.rank(vector, collection, DEPTH)[0]
+
+    def exact_ranked(vector: np.ndarray, ids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+        scores = vectors @ vector
+        return ids[np.lexsort((ids, -scores))[:DEPTH]]
+
+    t2i_engine, t2i_exact, i2t_engine, i2t_exact = [], [], [], []
+    for text_id, vector in zip(text_ids, text_vectors, strict=True):
+        relevant = {image_of[text_id]}
+        t2i_engine.append(_first_relevant(engine_ranked(vector, "media"), relevant))
+        t2i_exact.append(_first_relevant(exact_ranked(vector, all_media_ids, all_media), relevant))
+    for image_id, vector in zip(image_ids, image_vectors, strict=True):
+        relevant = text_of.get(image_id, set())
+        if not relevant:
+            continue
+        i2t_engine.append(_first_relevant(engine_ranked(vector, "texts"), relevant))
+        i2t_exact.append(_first_relevant(exact_ranked(vector, all_text_ids, all_texts), relevant))
+    kinds = {name: library.vector_index(name).shape.kind for name in ("media", "texts")}  # type: ignore[arg-type]
+    return EvalReport(
+        engine={"text→image": _metrics(t2i_engine), "image→text": _metrics(i2t_engine)},
+        exact={"text→image": _metrics(t2i_exact), "image→text": _metrics(i2t_exact)},
+        index_kind=kinds,
+    )
