@@ -6,7 +6,6 @@ BIN := $(VENV)/bin
 #   make TORCH_SPEC="torch torchvision --index-url https://download.pytorch.org/whl/cpu"
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 DEMO_LIBRARY ?= demo-library
-DEMO_WEIGHTS ?= .cache/demo-model/tiny-clip-random.pt
 XMODAL := $(BIN)/xmodal
 
 .PHONY: install demo test lint bench clean
@@ -20,19 +19,20 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 demo: install
-	@echo "== model: tiny open_clip architecture, seeded random weights (text queries carry no meaning yet)"
-	$(BIN)/python data/make_demo_model.py $(DEMO_WEIGHTS)
-	@echo "== index the sample pictures and their sidecar captions"
-	$(XMODAL) index data/samples --library $(DEMO_LIBRARY) --model data/models/tiny-clip.json --pretrained $(DEMO_WEIGHTS)
+	@echo "== index 30 held-out scenes (never seen in training) with the shipped demo model"
+	$(XMODAL) index data/samples/images --library $(DEMO_LIBRARY) --model demo
 	$(XMODAL) stats --library $(DEMO_LIBRARY)
-	@echo "== image -> image: pictures like red-circle.jpg (itself first, score 1.000)"
-	$(XMODAL) search --image data/samples/red-circle.jpg --library $(DEMO_LIBRARY) -k 5
-	@echo "== image -> text: captions for blue-square.jpg"
-	$(XMODAL) search --image data/samples/blue-square.jpg --texts --library $(DEMO_LIBRARY) -k 3
-	@echo "== text -> image (plumbing only with random weights)"
-	$(XMODAL) search "a red circle" --library $(DEMO_LIBRARY) -k 3
+	@echo "== text -> image"
+	$(XMODAL) search "a red circle" --library $(DEMO_LIBRARY) -k 4
+	$(XMODAL) search "green squares" --library $(DEMO_LIBRARY) -k 4
+	@echo "== image -> text: what describes scene-7-00023.png (two blue squares on sand)?"
+	$(XMODAL) search --image data/samples/images/scene-7-00023.png --texts --library $(DEMO_LIBRARY) -k 3
+	@echo "== image -> image: pictures like scene-7-00009.png (a red circle)"
+	$(XMODAL) search --image data/samples/images/scene-7-00009.png --library $(DEMO_LIBRARY) -k 4
+	@echo "== quality on these pairs, through the engine and exactly"
+	$(XMODAL) eval --pairs data/samples/pairs.csv --model demo
 	@echo "== a second run reads nothing again"
-	$(XMODAL) index data/samples --library $(DEMO_LIBRARY)
+	$(XMODAL) index data/samples/images --library $(DEMO_LIBRARY)
 
 lint: install
 	$(BIN)/ruff check .
@@ -43,8 +43,9 @@ test: lint
 	$(BIN)/python -m pytest -q
 
 bench: install
-	$(BIN)/python bench/index_throughput.py
-	$(BIN)/python bench/query_latency.py
+	$(BIN)/python -m bench.index_throughput
+	$(BIN)/python -m bench.query_latency
+	$(BIN)/python -m bench.demo_quality
 
 clean:
 	rm -rf $(DEMO_LIBRARY) .cache .pytest_cache .mypy_cache .ruff_cache

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -21,6 +20,16 @@ from data.scenes import generate
 from indexer.train import TrainConfig, Trainer
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def export(checkpoint: Path, out: Path) -> None:
+    """Store a trained checkpoint as an open_clip model folder, weights in fp16."""
+    out.mkdir(parents=True, exist_ok=True)
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    torch.save(half, out / "open_clip_pytorch_model.bin")
+    saved = json.loads(checkpoint.with_suffix(".json").read_text())
+    (out / "open_clip_config.json").write_text(json.dumps(saved, indent=2) + "\n")
 
 
 def main() -> None:
@@ -43,15 +52,7 @@ def main() -> None:
             seed=args.seed,
         )
         Trainer(config).run()
-        args.out.mkdir(parents=True, exist_ok=True)
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        torch.save(
-            {k: v.half() if v.is_floating_point() else v for k, v in state.items()},
-            args.out / "open_clip_pytorch_model.bin",
-        )
-        saved = json.loads(checkpoint.with_suffix(".json").read_text())
-        (args.out / "open_clip_config.json").write_text(json.dumps(saved, indent=2) + "\n")
-        shutil.rmtree(Path(tmp) / "scenes")
+        export(checkpoint, args.out)
     print(f"demo model written to {args.out}")
 
 
