@@ -20,6 +20,7 @@ install: $(VENV)/.installed
 
 demo: install
 	@echo "== index 30 held-out scenes (never seen in training) with the shipped demo model"
+	rm -rf $(DEMO_LIBRARY)
 	$(XMODAL) index data/samples/images --library $(DEMO_LIBRARY) --model demo
 	$(XMODAL) stats --library $(DEMO_LIBRARY)
 	@echo "== text -> image"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,12 @@ from searcher.hits import Hit
 if TYPE_CHECKING:
     from indexer.pipeline import IndexReport
     from searcher.evaluate import EvalReport
+
+
+def _shown_path(path: str) -> str:
+    """Tables show paths under the working directory relative to it: short enough not to wrap."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
 
 
 def print_hits(console: Console, hits: Sequence[Hit], as_json: bool) -> None:
@@ -38,7 +45,12 @@ def print_hits(console: Console, hits: Sequence[Hit], as_json: bool) -> None:
         else:
             size = f"{hit.width}×{hit.height}" if hit.width else ""
             table.add_row(
-                str(hit.rank), f"{hit.score:.3f}", str(hit.id), hit.path or "", size, (hit.taken_at or "")[:10]
+                str(hit.rank),
+                f"{hit.score:.3f}",
+                str(hit.id),
+                _shown_path(hit.path or ""),
+                size,
+                (hit.taken_at or "")[:10],
             )
     console.print(table)
 
