@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import sys
@@ -154,6 +155,49 @@ def texts_add(
         encoder = lib.writer_encoder(settings)
         count = add_texts(lib, encoder, roots, settings)
     err.print(f"{count} texts in the corpus from {len(files)} files")
+
+
+@app.command()
+@fatal_errors
+def watch(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Folders to watch; none: those watched last time.")] = None,
+    library: LibraryOpt = None,
+    poll: Annotated[bool | None, typer.Option("--poll", help="Poll instead of inotify (network shares).")] = None,
+    debounce: Annotated[float | None, typer.Option(min=0.05, help="Seconds of quiet before a batch.")] = None,
+    full_scan_every: Annotated[float | None, typer.Option(min=0, help="Minutes between full scans (0: never).")] = None,
+    device: DeviceOpt = None,
+    quiet: QuietOpt = None,
+) -> None:
+    """Keep the library up to date: a full scan, then every change (add, edit, move, delete) within seconds."""
+    from indexer.errors import InputError
+    from indexer.watch import Watcher, WatchOptions
+
+    settings = load_settings(library=library, device=device, quiet=quiet)
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    watch_log = logging.getLogger("xmodal.watch")
+    watch_log.addHandler(handler)
+    watch_log.setLevel(logging.INFO)
+    watch_log.propagate = False
+    with Library.open_writer(settings.library, describe_command()) as lib:
+        remembered = lib.catalog.get_json("watch")
+        if paths:
+            options = WatchOptions(roots=normalize_roots(paths))
+        elif remembered is not None:
+            options = WatchOptions(**remembered)
+        else:
+            raise InputError("no folders to watch", "name them once: xmodal watch ~/Pictures; later runs remember")
+        if poll is not None:
+            options.poll = poll
+        if debounce is not None:
+            options.debounce = debounce
+        if full_scan_every is not None:
+            options.full_scan_every = full_scan_every
+        encoder = lib.writer_encoder(settings)
+        watch_log.info("watching %s (%s)", ", ".join(options.roots), "polling" if options.poll else "native events")
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C / SIGTERM: the batch in hand is finished first
+            Watcher(lib, encoder, settings, options).run()
+    watch_log.info("stopped; everything seen so far is indexed")
 
 
 @app.command()

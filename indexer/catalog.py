@@ -38,6 +38,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.pool import QueuePool
 
 from indexer.errors import LibraryIncompatible
 
@@ -181,12 +182,15 @@ class Catalog:
     def _connect(path: Path, readonly: bool) -> Engine:
         def creator() -> sqlite3.Connection:
             if readonly:
-                conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+                conn = sqlite3.connect(
+                    f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30, check_same_thread=False
+                )
             else:
-                conn = sqlite3.connect(path, timeout=30)
+                conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
             return conn
 
-        engine = create_engine("sqlite://", creator=creator)
+        # A bare "sqlite://" URL would make SQLAlchemy pick its in-memory, one-connection-per-thread pool.
+        engine = create_engine("sqlite://", creator=creator, poolclass=QueuePool)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
@@ -444,7 +448,8 @@ class Catalog:
             found: list[str] = []
             for root in roots:
                 stmt = select(text_sources.c.path).where(
-                    (text_sources.c.kind == "sidecar") & _under(text_sources.c.path, root)
+                    (text_sources.c.kind == "sidecar")
+                    & (_under(text_sources.c.path, root) | (text_sources.c.path == root))
                 )
                 found.extend(conn.execute(stmt).scalars())
         return found

@@ -7,6 +7,7 @@ and a next run that resumes where it stopped; the ANN index is checkpointed from
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -114,13 +115,16 @@ class IndexRun:
 
     # -- the run ------------------------------------------------------------------------------
 
-    def run(self, paths: Iterable[str | Path], progress: ProgressReporter) -> IndexReport:
+    def run(self, paths: Iterable[str | Path], progress: ProgressReporter, gone: Iterable[str] = ()) -> IndexReport:
+        """Bring the catalog in line with the disk under `paths` (which must exist) and `gone` (which need not:
+        files and folders the watcher saw disappear; what was there is moved or removed like any missing file)."""
         started = time.monotonic()
         roots = normalize_roots(paths)
+        vanished = [os.path.abspath(path) for path in gone]
         found = scan(roots, exclude=str(self.library.path))
         self.report.scanned = len(found.images)
         self.report.unreadable_dirs = found.unreadable_dirs
-        known = self.catalog.known_files(roots)
+        known = self.catalog.known_files([*roots, *vanished])
         todo = []
         for file in found.images:
             row = known.get(file.path)
@@ -139,11 +143,11 @@ class IndexRun:
             progress.start("indexing", len(todo))
             self._process(todo, progress)
             self._flush()
-            gone = [row.id for rows in self._missing_by_hash.values() for row in rows]
-            gone += [row.id for row in missing if not (row.has_vector and row.content_hash)]
-            self.catalog.delete_media(gone)
-            self.report.removed = len(gone)
-            self.report.texts = self._sync_sidecars(roots, found.sidecars)
+            removed = [row.id for rows in self._missing_by_hash.values() for row in rows]
+            removed += [row.id for row in missing if not (row.has_vector and row.content_hash)]
+            self.catalog.delete_media(removed)
+            self.report.removed = len(removed)
+            self.report.texts = self._sync_sidecars([*roots, *vanished], found.sidecars)
         except KeyboardInterrupt:
             self.report.interrupted = True
             self._flush()
@@ -233,6 +237,11 @@ class IndexRun:
             self.report.moved += 1
             return
         source_ids = self.catalog.ids_by_hash(outcome.hash)
+        vanished = self._vanished_rows(source_ids)
+        if vanished:  # moved from outside this run's scope (a watcher batch that saw only the arrival)
+            self._moves.append((vanished[0], file.path, file.size, file.mtime_ns))
+            self.report.moved += 1
+            return
         if not source_ids:  # the only copy vanished meanwhile: decode it after all
             self._take(self._decode(file, row, reuse_known=False))
             return
@@ -242,6 +251,11 @@ class IndexRun:
         record = _ok_record(file, outcome.hash, info, row.id if row is not None else None)
         self._batch.append((record, vectors[0], False))
         self.report.duplicates += 1
+
+    def _vanished_rows(self, ids: list[int]) -> list[int]:
+        rows = self.catalog.media_rows(ids)
+        taken = {move[0] for move in self._moves}
+        return [i for i in ids if i in rows and i not in taken and not os.path.exists(rows[i]["path"])]
 
     def _flush(self) -> None:
         self.catalog.move_media(self._moves)
