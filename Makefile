@@ -47,6 +47,7 @@ bench: install
 	$(BIN)/python -m bench.index_throughput
 	$(BIN)/python -m bench.query_latency
 	$(BIN)/python -m bench.demo_quality
+	$(BIN)/python -m bench.watch_latency
 
 clean:
 	rm -rf $(DEMO_LIBRARY) .cache .pytest_cache .mypy_cache .ruff_cache

@@ -49,8 +49,9 @@ class WatchOptions:
 class _Collector(FileSystemEventHandler):
     """Records which paths changed and when the last event came; the watcher thread does the work."""
 
-    def __init__(self, library: Path) -> None:
+    def __init__(self, library: Path, roots: list[str]) -> None:
         self.library = str(library)
+        self.roots = roots
         self.lock = threading.Lock()
         self.dirty: set[str] = set()
         self.last_event = 0.0
@@ -62,7 +63,7 @@ class _Collector(FileSystemEventHandler):
         with self.lock:
             for raw in paths:
                 path = os.fsdecode(raw) if raw else ""
-                if path and not path.startswith(self.library) and not _ignored(path):
+                if path and not _inside(path, self.library) and not _ignored(path, self.roots):
                     self.dirty.add(path)
             self.last_event = time.monotonic()
 
@@ -78,10 +79,16 @@ class _Collector(FileSystemEventHandler):
             self.dirty.update(paths)
 
 
-def _ignored(path: str) -> bool:
-    """Hidden files and folders (editors' swap files, .thumbnails) and files that are neither images nor captions."""
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def _ignored(path: str, roots: list[str]) -> bool:
+    """Hidden files and folders below a root (editors' swap files, .thumbnails), and non-image, non-caption files."""
     name = os.path.basename(path)
-    if any(part.startswith(".") for part in Path(path).parts[1:]):
+    root = next((r for r in roots if _inside(path, r)), None)
+    below = Path(os.path.relpath(path, root)).parts if root else (name,)
+    if any(part.startswith(".") for part in below):
         return True
     suffix = os.path.splitext(name)[1].lower()
     return bool(suffix) and suffix not in IMAGE_EXTENSIONS and suffix != ".txt" and "." in name
@@ -93,7 +100,7 @@ class Watcher:
         self.encoder = encoder
         self.settings = settings
         self.options = options
-        self.collector = _Collector(library.path)
+        self.collector = _Collector(library.path, [os.path.abspath(r) for r in options.roots])
         self.reports: list[IndexReport] = []
         self._stop = threading.Event()
         self.observer: Any = None

@@ -170,3 +170,14 @@ def test_killed_watcher_restarts_and_indexes_every_file_once(tmp_path: Path, tin
         _, stderr = second.communicate(timeout=30)
     assert second.returncode == 0, stderr
     assert sorted(indexed(library)) == sorted(on_disk(root))  # every file once
+
+
+def test_a_root_inside_a_hidden_folder_is_watched_but_hidden_files_below_it_are_not() -> None:
+    from indexer.watch import _ignored
+
+    root = "/home/u/.local/photos"
+    assert not _ignored(f"{root}/trip/a.jpg", [root])
+    assert _ignored(f"{root}/trip/.a.jpg.swp", [root])
+    assert _ignored(f"{root}/.thumbnails/a.jpg", [root])
+    assert _ignored(f"{root}/notes.pdf", [root])
+    assert not _ignored(f"{root}/a.txt", [root])
