@@ -181,3 +181,26 @@ def test_a_root_inside_a_hidden_folder_is_watched_but_hidden_files_below_it_are_
     assert _ignored(f"{root}/.thumbnails/a.jpg", [root])
     assert _ignored(f"{root}/notes.pdf", [root])
     assert not _ignored(f"{root}/a.txt", [root])
+
+
+def test_the_periodic_full_scan_catches_what_the_observer_missed(tmp_path: Path, tiny_model: TinyModel) -> None:
+    root, library = tmp_path / "watched", tmp_path / "library"
+    root.mkdir()
+    settings = load_settings(
+        library=library, model=str(tiny_model.config), pretrained=str(tiny_model.weights), quiet=True
+    )
+    lib = Library.open_writer(library, "test watch")
+    watcher = Watcher(
+        lib, lib.writer_encoder(settings), settings, WatchOptions([str(root)], debounce=0.2, full_scan_every=1 / 60)
+    )  # every second
+    watcher.collector.on_any_event = lambda event: None  # type: ignore[method-assign]  # a deaf observer
+    thread = threading.Thread(target=watcher.run, daemon=True)
+    thread.start()
+    try:
+        assert watcher.ready.wait(30)
+        make_photo_folder(root, 3)
+        wait_for(lambda: in_sync(root, library), timeout=20)
+    finally:
+        watcher.stop()
+        thread.join(30)
+        lib.close()
