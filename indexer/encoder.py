@@ -103,7 +103,7 @@ def load_open_clip(spec: ModelSpec, device: torch.device) -> tuple[torch.nn.Modu
     else:
         assert spec.config is not None
         name = register_config(spec.config)
-        pretrained = spec.pretrained
+        pretrained = str(spec.weights_file())
         if spec.preprocess:
             kwargs["force_preprocess_cfg"] = {k: v for k, v in spec.preprocess.items() if k in _PREPROCESS_KEYS}
     if not spec.is_tag:
@@ -134,7 +134,7 @@ def register_config(config: dict[str, Any]) -> str:
 
 
 def _verify_weights(spec: ModelSpec) -> None:
-    path = Path(spec.pretrained)
+    path = spec.weights_file()
     if not path.is_file():
         raise ModelError(
             f"the library's model weights {path} are gone",
@@ -152,7 +152,7 @@ def _builtin_weights(spec: ModelSpec) -> tuple[str, dict[str, Any]]:
     import open_clip
 
     if not spec.is_tag:
-        return spec.pretrained, {}
+        return str(spec.weights_file()), {}
     assert spec.arch is not None
     cfg = open_clip.get_pretrained_cfg(spec.arch, spec.pretrained)
     cached = _cached_checkpoint(cfg)

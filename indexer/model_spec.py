@@ -27,6 +27,12 @@ class ModelSpec:
     pretrained: str  # an open_clip tag, or an absolute checkpoint path
     weights_sha256: str | None  # for checkpoint files: the weights, not the path, are the identity
 
+    def weights_file(self) -> Path:
+        """Where the weights are now. The demo model moves with the installed package; the SHA-256 still decides."""
+        if self.name == "demo":
+            return DEMO_MODEL_DIR / Path(self.pretrained).name
+        return Path(self.pretrained)
+
     @property
     def is_tag(self) -> bool:
         return self.weights_sha256 is None

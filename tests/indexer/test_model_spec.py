@@ -58,3 +58,20 @@ def test_offline_download_fails_fast_and_says_how_to_use_a_local_file(monkeypatc
         Encoder(spec, "cpu")
     assert time.monotonic() - started < 15
     assert "--pretrained /path/to/that/file" in str(info.value)
+
+
+def test_a_demo_library_survives_xmodal_being_installed_elsewhere() -> None:
+    from dataclasses import replace
+
+    spec = resolve("demo", None)
+    elsewhere = replace(spec, pretrained="/old/venv/site-packages/indexer/demo_model/open_clip_pytorch_model.bin")
+    assert Encoder(elsewhere, "cpu").dim == 128  # found in the installed package; the SHA-256 still checked
+
+
+def test_changed_weights_are_refused(tmp_path: Path, tiny_model: TinyModel) -> None:
+    copy = tmp_path / "w.pt"
+    copy.write_bytes(tiny_model.weights.read_bytes())
+    spec = resolve(str(tiny_model.config), str(copy))
+    copy.write_bytes(copy.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(ModelError, match="changed since the library was built"):
+        Encoder(spec, "cpu")
