@@ -266,7 +266,8 @@ def evaluate_pairs(
             if pairs.is_file():
                 add_texts(lib, encoder, [str(pairs.absolute())], settings)
         with Library.open_reader(settings.library) as lib:
-            report = evaluate(lib, Searcher(lib, settings), data.images)
+            sources = [str(pairs.absolute())] if pairs.is_file() else None
+            report = evaluate(lib, Searcher(lib, settings), data.images, sources)
     print_eval(out, report, as_json)
 
 

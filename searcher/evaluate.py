@@ -60,8 +60,11 @@ def _first_relevant(ranked: np.ndarray, relevant: set[int]) -> int:
     return -1
 
 
-def evaluate(library: Library, searcher: Searcher, image_paths: list[str]) -> EvalReport:
-    """text→image for every caption linked to one of the images, and image→text for every image."""
+def evaluate(
+    library: Library, searcher: Searcher, image_paths: list[str], sources: list[str] | None = None
+) -> EvalReport:
+    """text→image for every caption linked to one of the images (from `sources` only, when given: the pairs
+    file, not sidecars that say the same), and image→text for every image (any caption of it is relevant)."""
     catalog, dim = library.catalog, library.dim()
     with catalog.engine.connect() as conn:
         path_to_id = dict(conn.execute(select(media.c.path, media.c.id).where(media.c.path.in_(image_paths))).all())  # type: ignore[arg-type]
@@ -73,7 +76,12 @@ def evaluate(library: Library, searcher: Searcher, image_paths: list[str]) -> Ev
     for text_id, media_id in links:
         text_of.setdefault(media_id, set()).add(text_id)
     _, image_vectors = catalog.fetch_vectors("media", image_ids, dim)
-    text_ids = sorted(text_id for text_id, _ in links)
+    if sources is not None:
+        with catalog.engine.connect() as conn:
+            chosen = set(conn.execute(select(texts.c.id).where(texts.c.source.in_(sources))).scalars())
+        text_ids = sorted(text_id for text_id, _ in links if text_id in chosen)
+    else:
+        text_ids = sorted(text_id for text_id, _ in links)
     _, text_vectors = catalog.fetch_vectors("texts", text_ids, dim)
     image_of = {text_id: media_id for text_id, media_id in links}
 

@@ -68,4 +68,6 @@ def test_eval_reports_engine_and_exact_recall(scenes: Path, cli: Cli) -> None:
         assert engine == exact  # a flat index is exact: the engine loses nothing
         assert 0 <= engine["R@1"] <= engine["R@5"] <= engine["R@10"] <= 1 and engine["queries"] > 0
     assert report["exact"]["image→text"]["queries"] == 96
+    captions = len((scenes / "pairs.csv").read_text().splitlines()) - 1
+    assert report["exact"]["text→image"]["queries"] == captions  # each caption of the pairs file once
     assert "text→image" in cli("eval", "--pairs", str(scenes / "pairs.csv"), *cli.model.flags())
