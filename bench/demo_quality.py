@@ -73,8 +73,7 @@ def main() -> None:
             with Library.open_writer(library, "bench") as lib:
                 for collection in ("media", "texts"):
                     vector_index = lib.vector_index(collection)  # type: ignore[arg-type]
-                    vector_index.sync(threshold)
-                    vector_index.save()
+                    vector_index.update(threshold)
                 shape = lib.vector_index("media").shape
             kind = name if shape.kind == "ivf" else "flat"
             kind += f" (nlist {shape.nlist})" if shape.kind == "ivf" else ""

@@ -50,8 +50,7 @@ def build_library(path: Path, n: int) -> np.ndarray:
 def index_as(path: Path, threshold: int) -> str:
     with Library.open_writer(path, "bench") as library:
         vector_index = library.vector_index("media")
-        vector_index.sync(threshold)
-        vector_index.save()
+        vector_index.update(threshold)
         shape = vector_index.shape
     return "flat" if shape.kind == "flat" else f"IVF nlist={shape.nlist}"
 

@@ -390,10 +390,8 @@ class Catalog:
         with self.engine.connect() as conn:
             return conn.execute(select(media.c.id).where(media.c.path == path)).scalar()
 
-    def failures(self, limit: int | None = None) -> list[tuple[str, str]]:
+    def failures(self) -> list[tuple[str, str]]:
         stmt = select(media.c.path, media.c.error).where(media.c.status == "failed").order_by(media.c.path)
-        if limit is not None:
-            stmt = stmt.limit(limit)
         with self.engine.connect() as conn:
             return [(row.path, row.error or "") for row in conn.execute(stmt)]
 
@@ -405,12 +403,6 @@ class Catalog:
                 select(text_sources.c.size, text_sources.c.mtime_ns).where(text_sources.c.path == path)
             ).first()
         return None if row is None else (row.size, row.mtime_ns)
-
-    def source_texts(self, path: str) -> dict[str, int]:
-        """The texts a source holds now, text -> id, so unchanged texts keep their id and vector."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(texts.c.text, texts.c.id).where(texts.c.source == path))
-            return {row.text: row.id for row in rows}
 
     def sync_text_source(
         self,

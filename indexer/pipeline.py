@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -237,7 +238,8 @@ class IndexRun:
             self.report.moved += 1
             return
         source_ids = self.catalog.ids_by_hash(outcome.hash)
-        vanished = self._vanished_rows(source_ids)
+        sources = self.catalog.media_rows(source_ids)
+        vanished = self._vanished_rows(sources)
         if vanished:  # moved from outside this run's scope (a watcher batch that saw only the arrival)
             self._moves.append((vanished[0], file.path, file.size, file.mtime_ns))
             self.report.moved += 1
@@ -245,17 +247,17 @@ class IndexRun:
         if not source_ids:  # the only copy vanished meanwhile: decode it after all
             self._take(self._decode(file, row, reuse_known=False))
             return
-        source_row = self.catalog.media_rows(source_ids[:1])[source_ids[0]]
+        source_row = sources[source_ids[0]]
         _, vectors = self.catalog.fetch_vectors("media", source_ids[:1], self.encoder.dim)
         info = ImageInfo(**{name: source_row[name] for name in ImageInfo.__dataclass_fields__})
         record = _ok_record(file, outcome.hash, info, row.id if row is not None else None)
         self._batch.append((record, vectors[0], False))
         self.report.duplicates += 1
 
-    def _vanished_rows(self, ids: list[int]) -> list[int]:
-        rows = self.catalog.media_rows(ids)
+    def _vanished_rows(self, rows: dict[int, dict[str, Any]]) -> list[int]:
+        """Rows with this content whose file is gone from disk: the content moved here."""
         taken = {move[0] for move in self._moves}
-        return [i for i in ids if i in rows and i not in taken and not os.path.exists(rows[i]["path"])]
+        return [i for i, row in rows.items() if i not in taken and not os.path.exists(row["path"])]
 
     def _flush(self) -> None:
         self.catalog.move_media(self._moves)
@@ -276,8 +278,7 @@ class IndexRun:
 
     def _checkpoint(self) -> None:
         for vector_index in self._indexes.values():
-            if vector_index.sync(self.settings.ivf_threshold) or not vector_index.files.manifest_path.exists():
-                vector_index.save()
+            vector_index.update(self.settings.ivf_threshold)
         self._last_checkpoint = time.monotonic()
 
     # -- sidecar captions ---------------------------------------------------------------------
@@ -299,10 +300,15 @@ class IndexRun:
 
 
 def index_paths(
-    library: Library, encoder: Encoder, paths: Iterable[str | Path], settings: Settings, quiet: bool = False
+    library: Library,
+    encoder: Encoder,
+    paths: Iterable[str | Path],
+    settings: Settings,
+    quiet: bool = False,
+    gone: Iterable[str] = (),
 ) -> IndexReport:
     with ProgressReporter(quiet=quiet or settings.quiet) as progress:
-        return IndexRun(library, encoder, settings).run(paths, progress)
+        return IndexRun(library, encoder, settings).run(paths, progress, gone=gone)
 
 
 def add_texts(library: Library, encoder: Encoder, files: Iterable[str | Path], settings: Settings) -> int:
@@ -314,7 +320,5 @@ def add_texts(library: Library, encoder: Encoder, files: Iterable[str | Path], s
         kind = text_kind(Path(path))
         entries = parse_text_file(Path(path), kind)
         count += sync_source(library.catalog, path, kind, entries, encoder.encode_texts)
-    vector_index = library.vector_index("texts")
-    if vector_index.sync(settings.ivf_threshold) or not vector_index.files.manifest_path.exists():
-        vector_index.save()
+    library.vector_index("texts").update(settings.ivf_threshold)
     return count

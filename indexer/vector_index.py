@@ -65,5 +65,10 @@ class VectorIndex:
         self.version = catalog_version
         return True
 
+    def update(self, ivf_threshold: int) -> None:
+        """Sync with the catalog and write a new generation if anything changed (or none was ever written)."""
+        if self.sync(ivf_threshold) or not self.files.manifest_path.exists():
+            self.save()
+
     def save(self) -> None:
         self.files.save(self.index, self.version, self.dim, self.shape)

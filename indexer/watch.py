@@ -25,8 +25,7 @@ from watchdog.observers.polling import PollingObserver
 from indexer.decode import IMAGE_EXTENSIONS
 from indexer.encoder import Encoder
 from indexer.library import Library
-from indexer.pipeline import IndexReport, IndexRun
-from indexer.progress import ProgressReporter
+from indexer.pipeline import IndexReport, index_paths
 from indexer.scan import normalize_roots
 from indexer.settings import Settings
 
@@ -171,11 +170,10 @@ class Watcher:
             self._index(existing, gone, "changes")
 
     def _index(self, paths: list[str], gone: list[str], what: str) -> None:
-        with ProgressReporter(quiet=self.settings.quiet) as progress:
-            try:
-                report = IndexRun(self.library, self.encoder, self.settings).run(paths, progress, gone=gone)
-            except FileNotFoundError:  # a path vanished between the event and the run: the next event covers it
-                return
+        try:
+            report = index_paths(self.library, self.encoder, paths, self.settings, gone=gone)
+        except FileNotFoundError:  # a path vanished between the event and the run: the next event covers it
+            return
         self.reports.append(report)
         if report.interrupted:  # Ctrl-C/SIGTERM landed inside the run: it finished its batch, now stop
             self._stop.set()
