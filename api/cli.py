@@ -283,6 +283,45 @@ def stats(library: LibraryOpt = None, as_json: JsonOpt = False) -> None:
         print_stats(out, library_stats(lib), as_json)
 
 
+@app.command()
+@fatal_errors
+def serve(
+    library: LibraryOpt = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(min=0, max=65535, help="Port [default: 8000].")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, max=64, help="Server processes, each with the model.")] = None,
+    api_key: Annotated[str | None, typer.Option(help="Require this key on the API [env: XMODAL_API_KEY].")] = None,
+    device: DeviceOpt = None,
+) -> None:
+    """Serve the search page and the JSON API (docs at /docs); a watcher's updates show up without a restart."""
+    import uvicorn
+
+    from api.server import create_app, export_settings
+
+    settings = load_settings(
+        library=library, host=host, port=port, server_workers=workers, api_key=api_key, device=device
+    )
+    if settings.host not in ("127.0.0.1", "localhost", "::1") and not settings.api_key:
+        err.print(
+            f"[yellow]warning:[/yellow] listening on {settings.host} without an API key: anyone who can reach "
+            "this port can search and download your files (set --api-key or XMODAL_API_KEY)",
+            highlight=False,
+        )
+    err.print(f"xmodal: search page at http://{settings.host}:{settings.port}/ , API docs at /docs", highlight=False)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # uvicorn installs its own graceful shutdown
+    if settings.server_workers > 1:
+        export_settings(settings)
+        uvicorn.run(
+            "api.server:app_from_environment",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.server_workers,
+        )
+    else:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+
+
 def _terminate_gracefully(_signum: int, _frame: object) -> None:
     """SIGTERM (systemd stop, kill) finishes the batch in hand and writes the index, like Ctrl-C."""
     raise KeyboardInterrupt

@@ -34,6 +34,10 @@ class DecodeError(Exception):
     """A file that cannot be indexed; the message is what `stats` shows."""
 
 
+class NotAnImageError(DecodeError):
+    """The bytes are no picture at all (as opposed to a picture that is damaged or too large)."""
+
+
 @dataclass(frozen=True)
 class ImageInfo:
     format: str
@@ -47,19 +51,19 @@ class ImageInfo:
 def decode_image(data: bytes, target_size: int, max_pixels: int) -> tuple[Image.Image, ImageInfo]:
     """Decode to RGB at no less than target_size on the short side, with orientation applied."""
     if not data:
-        raise DecodeError("empty file (0 bytes)")
+        raise NotAnImageError("empty file (0 bytes)")
     image: Image.Image
     try:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
-        raise DecodeError("not an image, or a format xmodal cannot read") from None
+        raise NotAnImageError("not an image, or a format xmodal cannot read") from None
     except Image.DecompressionBombError as exc:
         raise DecodeError(f"decompression bomb refused: {exc}") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise DecodeError(f"unreadable image: {exc}") from None
     try:
         if image.format not in ACCEPTED_FORMATS:
-            raise DecodeError(f"unsupported image format {image.format}")
+            raise NotAnImageError(f"unsupported image format {image.format}")
         width, height = image.size
         if width * height > max_pixels:
             raise DecodeError(

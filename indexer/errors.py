@@ -43,3 +43,11 @@ class InputError(XmodalError):
     """Raised for bad user input: a missing folder, an unreadable query image, an empty query."""
 
     exit_code = 2
+
+
+class NotFound(InputError):
+    """Raised when an id names nothing in the library (the API answers 404)."""
+
+
+class NotAnImage(InputError):
+    """Raised when a query file is not a picture xmodal can read (the API answers 415)."""

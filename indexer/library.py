@@ -102,5 +102,8 @@ class Library:
 
     # -- vectors ------------------------------------------------------------------------------
 
+    def index_files(self, collection: Collection) -> IndexFiles:
+        return IndexFiles(self.path / "index", collection)
+
     def vector_index(self, collection: Collection) -> VectorIndex:
-        return VectorIndex(self.catalog, IndexFiles(self.path / "index", collection), collection, self.dim())
+        return VectorIndex(self.catalog, self.index_files(collection), collection, self.dim())

@@ -63,6 +63,15 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(default=256 * 1024 * 1024, ge=1)
     max_image_pixels: int = Field(default=150_000_000, ge=1)
 
+    # `xmodal serve`: safe by default (loopback only, no CORS, uploads bounded).
+    host: str = Field(default="127.0.0.1", description="Address to listen on; 0.0.0.0 exposes it to the network.")
+    port: int = Field(default=8000, ge=0, le=65535)
+    server_workers: int = Field(default=1, ge=1, le=64, description="Server processes (each loads the model).")
+    api_key: str | None = Field(default=None, description="Required on every API endpoint but /healthz when set.")
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed to call the API from a browser.")
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1, description="Largest query image accepted.")
+    max_upload_pixels: int = Field(default=50_000_000, ge=1, description="Most pixels in a query image.")
+
     @classmethod
     def settings_customise_sources(
         cls,

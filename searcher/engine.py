@@ -7,6 +7,9 @@ sees every item the catalog has committed, and never an item it has deleted.
 
 from __future__ import annotations
 
+import os
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,8 +17,8 @@ import numpy as np
 
 from indexer import ann
 from indexer.catalog import Collection
-from indexer.decode import DecodeError, decode_image
-from indexer.errors import InputError
+from indexer.decode import DecodeError, NotAnImageError, decode_image
+from indexer.errors import InputError, NotAnImage, NotFound
 from indexer.library import Library
 from indexer.settings import Settings
 from indexer.vector_index import VectorIndex
@@ -25,26 +28,53 @@ if TYPE_CHECKING:
     from indexer.encoder import Encoder
 
 MAX_QUERY_CHARS = 1000
+TEXT_CACHE_SIZE = 1024
+IMAGE_HINT = "query with a JPEG, PNG, WebP, GIF, BMP, TIFF or HEIC image"
+
+FileSignature = tuple[int, int] | None
+
+
+def _signature(path: Path) -> FileSignature:
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return status.st_ino, status.st_mtime_ns
 
 
 class Searcher:
+    """Thread-safe, long-lived: the API shares one between requests.
+
+    A new index generation written by an indexer or watcher is picked up by the next query (one
+    stat of the manifest per query); until then the catalog delta keeps results complete anyway.
+    """
+
     def __init__(self, library: Library, settings: Settings) -> None:
         self.library = library
         self.settings = settings
         self._encoder: Encoder | None = None
-        self._indexes: dict[Collection, VectorIndex] = {}
+        self._indexes: dict[Collection, tuple[VectorIndex, FileSignature]] = {}
+        self._lock = threading.Lock()
+        # One encode at a time: torch already spreads a single call over every core, and
+        # concurrent calls only fight over them.
+        self._encode_lock = threading.Lock()
+        self._text_cache: OrderedDict[str, np.ndarray] = OrderedDict()  # paging re-asks the same query
 
     @property
     def encoder(self) -> Encoder:
         """Loaded on first use: searching by an indexed item needs no model at all."""
-        if self._encoder is None:
-            self._encoder = self.library.reader_encoder(self.settings.device)
-        return self._encoder
+        with self._lock:
+            if self._encoder is None:
+                self._encoder = self.library.reader_encoder(self.settings.device)
+            return self._encoder
 
     def _index(self, collection: Collection) -> VectorIndex:
-        if collection not in self._indexes:
-            self._indexes[collection] = self.library.vector_index(collection)
-        return self._indexes[collection]
+        signature = _signature(self.library.index_files(collection).manifest_path)
+        with self._lock:
+            cached = self._indexes.get(collection)
+            if cached is None or cached[1] != signature:
+                cached = self._indexes[collection] = (self.library.vector_index(collection), signature)
+            return cached[0]
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -54,7 +84,19 @@ class Searcher:
             raise InputError("the query is empty", 'type what you are looking for, e.g. xmodal search "a red car"')
         if len(query) > MAX_QUERY_CHARS:
             raise InputError(f"the query is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}")
-        return self.encoder.encode_texts([query])[0]
+        with self._lock:
+            cached = self._text_cache.get(query)
+            if cached is not None:
+                self._text_cache.move_to_end(query)
+                return cached
+        encoder = self.encoder
+        with self._encode_lock:
+            vector = encoder.encode_texts([query])[0]
+        with self._lock:
+            self._text_cache[query] = vector
+            if len(self._text_cache) > TEXT_CACHE_SIZE:
+                self._text_cache.popitem(last=False)
+        return vector
 
     def image_vector(self, path: str | Path) -> np.ndarray:
         try:
@@ -63,25 +105,40 @@ class Searcher:
             raise InputError(f"cannot read query image {path}: {exc.strerror or exc}") from exc
         return self.image_bytes_vector(data, str(path))
 
-    def image_bytes_vector(self, data: bytes, name: str = "query image") -> np.ndarray:
+    def image_bytes_vector(self, data: bytes, name: str = "query image", max_pixels: int | None = None) -> np.ndarray:
+        encoder = self.encoder
         try:
-            image, _ = decode_image(data, self.encoder.image_size, self.settings.max_image_pixels)
+            image, _ = decode_image(data, encoder.image_size, max_pixels or self.settings.max_image_pixels)
+        except NotAnImageError as exc:
+            raise NotAnImage(f"{name}: {exc}", IMAGE_HINT) from exc
         except DecodeError as exc:
-            raise InputError(f"{name}: {exc}", "query with a JPEG, PNG, WebP, GIF, BMP, TIFF or HEIC image") from exc
-        return self.encoder.encode_images([image])[0]
+            raise InputError(f"{name}: {exc}", IMAGE_HINT) from exc
+        with self._encode_lock:
+            return encoder.encode_images([image])[0]
 
     def media_vector(self, media_id: int) -> np.ndarray:
         ids, vectors = self.library.catalog.fetch_vectors("media", [media_id], self.library.dim())
         if not len(ids):
-            raise InputError(f"no indexed image has id {media_id}")
+            raise NotFound(f"no indexed image has id {media_id}")
         return vectors[0]
 
     # -- search -------------------------------------------------------------------------------
 
-    def search(self, vector: np.ndarray, collection: Collection = "media", k: int = 10, offset: int = 0) -> list[Hit]:
+    def search(
+        self,
+        vector: np.ndarray,
+        collection: Collection = "media",
+        k: int = 10,
+        offset: int = 0,
+        exclude: int | None = None,
+    ) -> list[Hit]:
+        """The hits ranked offset+1 .. offset+k; `exclude` drops one id (the query image itself)."""
         if k < 1 or offset < 0:
             raise InputError("k must be at least 1 and offset at least 0")
-        ids, scores = self.rank(vector, collection, k + offset)
+        ids, scores = self.rank(vector, collection, k + offset + (exclude is not None))
+        if exclude is not None:
+            keep = ids != exclude
+            ids, scores = ids[keep], scores[keep]
         ids, scores = ids[offset : offset + k], scores[offset : offset + k]
         return self._hydrate(collection, ids, scores, offset)
 

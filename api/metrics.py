@@ -1,0 +1,59 @@
+"""Prometheus metrics: requests, query latencies by kind, and what the library holds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class LibraryCollector(Collector):
+    """Read at scrape time, so the numbers follow an indexer or watcher writing the library."""
+
+    def __init__(self, counts: Callable[[], dict[str, int] | None]) -> None:
+        self.counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        counts = self.counts()
+        ready = GaugeMetricFamily("xmodal_ready", "1 when the library is open and searchable.")
+        ready.add_metric([], 0 if counts is None else 1)
+        yield ready
+        if counts is None:
+            return
+        items = GaugeMetricFamily("xmodal_library_items", "Items in the library.", labels=["kind"])
+        for kind in ("media", "failed", "texts"):
+            items.add_metric([kind], counts.get(kind, 0))
+        yield items
+
+
+class Metrics:
+    """One registry per app, so several apps (tests, workers) never collide."""
+
+    def __init__(self, counts: Callable[[], dict[str, int] | None]) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "xmodal_http_requests",
+            "HTTP requests answered.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.queries = Counter("xmodal_queries", "Searches answered, by kind.", ["kind"], registry=self.registry)
+        self.query_seconds = Histogram(
+            "xmodal_query_seconds",
+            "Time to answer a search, encode included.",
+            ["kind"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(LibraryCollector(counts))
+
+    def observe_query(self, kind: str, seconds: float) -> None:
+        self.queries.labels(kind).inc()
+        self.query_seconds.labels(kind).observe(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

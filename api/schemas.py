@@ -1,0 +1,101 @@
+"""The JSON shapes of the web API: typed, so the OpenAPI document at /docs is the real contract."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from searcher.hits import Hit
+
+
+class ErrorBody(BaseModel):
+    """Every error: what went wrong and, where there is one, what to do about it."""
+
+    detail: str = Field(description="What went wrong.")
+    hint: str | None = Field(default=None, description="What to do next.")
+
+
+class HitOut(BaseModel):
+    id: int = Field(description="Catalog id: image ids work with /api/media/{id}.")
+    rank: int = Field(description="1-based position in the whole ranking (offset included).")
+    score: float = Field(description="Cosine similarity to the query, exact.")
+    kind: Literal["image", "text"]
+    path: str | None = Field(default=None, description="Image hits: the file on the server.")
+    name: str | None = Field(default=None, description="Image hits: the file name.")
+    width: int | None = None
+    height: int | None = None
+    taken_at: str | None = Field(default=None, description="EXIF date taken, ISO 8601.")
+    camera: str | None = None
+    thumbnail_url: str | None = Field(default=None, description="Image hits: a cached thumbnail.")
+    file_url: str | None = Field(default=None, description="Image hits: the original file.")
+    text: str | None = Field(default=None, description="Text hits: the text.")
+    source: str | None = Field(default=None, description="Text hits: the file it came from.")
+    media_id: int | None = Field(default=None, description="Text hits: the image it captions, when known.")
+
+    @classmethod
+    def of(cls, hit: Hit) -> HitOut:
+        fields: dict[str, Any] = hit.to_json()
+        if hit.kind == "image":
+            fields["name"] = (hit.path or "").rsplit("/", 1)[-1]
+            fields["thumbnail_url"] = f"/api/media/{hit.id}/thumbnail"
+            fields["file_url"] = f"/api/media/{hit.id}/file"
+        return cls(**fields)
+
+
+class SearchResponse(BaseModel):
+    query: str = Field(description="The text query, or what the image query was.")
+    kind: Literal["text-to-image", "image-to-image", "image-to-text"]
+    k: int
+    offset: int
+    hits: list[HitOut]
+    next_offset: int | None = Field(description="Offset of the next page; null when this page was the last.")
+    took_ms: float = Field(description="Time spent answering, in milliseconds.")
+
+
+class MediaOut(BaseModel):
+    id: int
+    path: str
+    name: str
+    folder: str
+    size: int = Field(description="File size in bytes.")
+    format: str | None
+    width: int | None
+    height: int | None
+    taken_at: str | None
+    camera_make: str | None
+    camera_model: str | None
+    indexed_at: str | None
+    thumbnail_url: str
+    file_url: str
+
+
+class IndexOut(BaseModel):
+    kind: str
+    nlist: int | None
+    count: int
+    current: bool
+
+
+class FailureOut(BaseModel):
+    path: str
+    reason: str
+
+
+class StatsOut(BaseModel):
+    library: str
+    model: str | None
+    dim: int | None
+    images: int
+    failed: int
+    texts: int
+    text_sources: int
+    disk_bytes: int
+    indexes: dict[str, IndexOut]
+    failures: list[FailureOut]
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "starting"]
+    ready: bool = Field(description="False until the library can be opened; search answers 503 meanwhile.")
+    detail: str | None = None

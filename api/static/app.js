@@ -1,0 +1,259 @@
+// xmodal's search page: plain JS, no build step, nothing fetched from outside this server.
+"use strict";
+
+const PAGE = 30;
+const $ = (selector) => document.querySelector(selector);
+const results = $("#results");
+const status = $("#status");
+const viewer = $("#viewer");
+
+// The query being shown: {type: "text", q} | {type: "image", file} | {type: "similar", id}.
+let query = null;
+let offset = 0;
+let exhausted = true;
+let loading = false;
+let generation = 0; // answers to an older query are dropped
+
+function setStatus(text) {
+  status.textContent = text;
+}
+
+async function api(url, options = {}) {
+  const response = await fetch(url, { credentials: "same-origin", ...options });
+  if (response.status === 401) {
+    $("#key-form").hidden = false;
+    throw new Error("This server needs an API key.");
+  }
+  if (!response.ok) {
+    let reason = `${response.status} ${response.statusText}`;
+    try {
+      const body = await response.json();
+      if (typeof body.detail === "string") reason = body.detail + (body.hint ? ` (${body.hint})` : "");
+    } catch (_) { /* not JSON */ }
+    throw new Error(reason);
+  }
+  return response.json();
+}
+
+function pageUrl(q) {
+  if (q.type === "text") return `?q=${encodeURIComponent(q.q)}`;
+  if (q.type === "similar") return `?similar=${q.id}`;
+  return location.pathname;
+}
+
+function start(q, { push = true } = {}) {
+  query = q;
+  offset = 0;
+  exhausted = false;
+  generation += 1;
+  results.replaceChildren();
+  const shown = $("#query-image");
+  shown.hidden = q.type !== "image";
+  if (q.type === "image") {
+    shown.querySelector("img").src = URL.createObjectURL(q.file);
+    shown.querySelector("span").textContent = q.file.name || "pasted image";
+    $("#q").value = "";
+  } else if (q.type === "text") {
+    $("#q").value = q.q;
+  }
+  if (push) history.pushState(null, "", pageUrl(q));
+  loadMore();
+}
+
+async function fetchPage(q, from) {
+  const params = `k=${PAGE}&offset=${from}`;
+  if (q.type === "text") return api(`/api/search?q=${encodeURIComponent(q.q)}&${params}`);
+  if (q.type === "similar") return api(`/api/media/${q.id}/similar?${params}`);
+  const form = new FormData();
+  form.append("file", q.file, q.file.name || "pasted.png");
+  return api(`/api/search/image?${params}`, { method: "POST", body: form });
+}
+
+async function loadMore() {
+  if (!query || loading || exhausted) return;
+  loading = true;
+  const mine = generation;
+  if (offset === 0) setStatus("Searching…");
+  try {
+    const page = await fetchPage(query, offset);
+    if (mine !== generation) return;
+    page.hits.forEach((hit) => results.append(card(hit)));
+    offset += page.hits.length;
+    exhausted = page.next_offset === null;
+    const total = results.children.length;
+    setStatus(total === 0 ? "Nothing found." : `${total} result${total === 1 ? "" : "s"}${exhausted ? "" : "+"} · ${page.took_ms} ms`);
+  } catch (error) {
+    if (mine === generation) {
+      exhausted = true;
+      setStatus(error.message);
+    }
+  } finally {
+    if (mine === generation) loading = false;
+  }
+  if (mine === generation && !exhausted && sentinelVisible()) loadMore();
+}
+
+function sentinelVisible() {
+  return $("#sentinel").getBoundingClientRect().top < window.innerHeight + 400;
+}
+
+function card(hit) {
+  const item = document.createElement("li");
+  item.className = "card";
+  item.dataset.id = hit.id;
+  const open = document.createElement("button");
+  open.className = "open";
+  open.type = "button";
+  open.title = hit.path;
+  const img = document.createElement("img");
+  img.loading = "lazy";
+  img.alt = hit.name;
+  img.src = `${hit.thumbnail_url}?size=256`;
+  open.append(img);
+  open.addEventListener("click", () => show(hit.id));
+  const meta = document.createElement("div");
+  meta.className = "meta";
+  const name = document.createElement("span");
+  name.className = "name";
+  name.textContent = hit.name;
+  const score = document.createElement("span");
+  score.className = "score";
+  score.textContent = hit.score.toFixed(3);
+  score.title = "cosine similarity";
+  const similar = document.createElement("button");
+  similar.className = "similar";
+  similar.type = "button";
+  similar.textContent = "More like this";
+  similar.addEventListener("click", () => start({ type: "similar", id: hit.id }));
+  meta.append(name, score, similar);
+  item.append(open, meta);
+  return item;
+}
+
+async function show(id) {
+  const image = $("#viewer-image");
+  image.src = `/api/media/${id}/thumbnail?size=1024`;
+  $("#viewer-name").textContent = "";
+  $("#viewer-meta").replaceChildren();
+  $("#viewer-texts").replaceChildren();
+  $("#viewer-file").href = `/api/media/${id}/file`;
+  $("#viewer-similar").onclick = () => {
+    viewer.close();
+    start({ type: "similar", id });
+  };
+  if (!viewer.open) viewer.showModal();
+  try {
+    const media = await api(`/api/media/${id}`);
+    image.alt = media.name;
+    $("#viewer-name").textContent = media.name;
+    const rows = [
+      ["Folder", media.folder],
+      ["Size", media.width && media.height ? `${media.width} × ${media.height}` : null],
+      ["File", `${media.format || "?"}, ${(media.size / 1024).toFixed(0)} KiB`],
+      ["Taken", media.taken_at],
+      ["Camera", [media.camera_make, media.camera_model].filter(Boolean).join(" ") || null],
+    ];
+    for (const [label, value] of rows) {
+      if (!value) continue;
+      const dt = document.createElement("dt");
+      dt.textContent = label;
+      const dd = document.createElement("dd");
+      dd.textContent = value;
+      $("#viewer-meta").append(dt, dd);
+    }
+    const texts = await api(`/api/media/${id}/texts?k=5`);
+    for (const hit of texts.hits) {
+      const li = document.createElement("li");
+      li.textContent = `${hit.text} `;
+      const score = document.createElement("span");
+      score.className = "score";
+      score.textContent = hit.score.toFixed(3);
+      li.append(score);
+      $("#viewer-texts").append(li);
+    }
+    if (!texts.hits.length) $("#viewer-texts").textContent = "No texts in the library yet.";
+  } catch (error) {
+    $("#viewer-name").textContent = error.message;
+  }
+}
+
+function searchImage(file) {
+  if (!file || !file.type.startsWith("image/")) {
+    setStatus("That is not a picture: drop or paste a JPEG, PNG, WebP, GIF or HEIC image.");
+    return;
+  }
+  start({ type: "image", file });
+}
+
+function fromLocation() {
+  const params = new URLSearchParams(location.search);
+  if (params.get("q")) start({ type: "text", q: params.get("q") }, { push: false });
+  else if (/^\d+$/.test(params.get("similar") || "")) start({ type: "similar", id: Number(params.get("similar")) }, { push: false });
+}
+
+$("#search-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const q = $("#q").value.trim();
+  if (q) start({ type: "text", q });
+});
+$("#file").addEventListener("change", (event) => searchImage(event.target.files[0]));
+$("#clear-image").addEventListener("click", () => {
+  $("#query-image").hidden = true;
+  query = null;
+  results.replaceChildren();
+  setStatus("");
+  history.pushState(null, "", location.pathname);
+});
+$("#key-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  document.cookie = `xmodal_api_key=${encodeURIComponent($("#key").value)}; path=/; SameSite=Strict`;
+  $("#key-form").hidden = true;
+  loadFooter();
+  if (query) start(query, { push: false });
+});
+
+// Drag and drop anywhere, and paste.
+let dragDepth = 0;
+window.addEventListener("dragenter", (event) => {
+  if (![...event.dataTransfer.types].includes("Files")) return;
+  dragDepth += 1;
+  $("#drop-overlay").hidden = false;
+});
+window.addEventListener("dragleave", () => {
+  dragDepth = Math.max(0, dragDepth - 1);
+  if (dragDepth === 0) $("#drop-overlay").hidden = true;
+});
+window.addEventListener("dragover", (event) => event.preventDefault());
+window.addEventListener("drop", (event) => {
+  event.preventDefault();
+  dragDepth = 0;
+  $("#drop-overlay").hidden = true;
+  searchImage(event.dataTransfer.files[0]);
+});
+window.addEventListener("paste", (event) => {
+  const file = [...(event.clipboardData?.files || [])].find((f) => f.type.startsWith("image/"));
+  if (file) {
+    event.preventDefault();
+    searchImage(file);
+  }
+});
+window.addEventListener("popstate", () => {
+  if (viewer.open) viewer.close();
+  fromLocation();
+});
+
+new IntersectionObserver((entries) => {
+  if (entries.some((entry) => entry.isIntersecting)) loadMore();
+}, { rootMargin: "400px" }).observe($("#sentinel"));
+
+async function loadFooter() {
+  try {
+    const stats = await api("/api/stats");
+    $("#footer").textContent = `${stats.images.toLocaleString()} images · ${stats.texts.toLocaleString()} texts · ${stats.model || "no model yet"}`;
+  } catch (error) {
+    $("#footer").textContent = error.message;
+  }
+}
+
+loadFooter();
+fromLocation();

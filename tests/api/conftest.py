@@ -1,0 +1,67 @@
+"""A served library built once per module: held-out demo scenes, a real JPEG with EXIF, a unicode file name."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from typer.testing import CliRunner
+
+from api.cli import app as cli_app
+from api.server import create_app
+from data.scenes import Scene, generate
+from indexer.settings import Settings, load_settings
+
+EXIF_DATE, EXIF_MAKE, EXIF_MODEL, EXIF_IFD, EXIF_DATE_ORIGINAL = 0x0132, 0x010F, 0x0110, 0x8769, 0x9003
+
+
+@dataclass(frozen=True)
+class ServedLibrary:
+    library: Path
+    photos: Path
+    scenes: dict[str, Scene]  # image file name -> what it shows
+    jpeg: Path  # a JPEG with a date and a camera in its EXIF
+    unicode_file: Path
+
+    def settings(self, **overrides: object) -> Settings:
+        return load_settings(**{"library": self.library, **overrides})
+
+
+def write_exif_jpeg(path: Path, source: Path) -> Path:
+    exif = Image.Exif()
+    exif[EXIF_MAKE] = "Fujifilm"
+    exif[EXIF_MODEL] = "X100V"
+    exif.get_ifd(EXIF_IFD)[EXIF_DATE_ORIGINAL] = "2024:07:14 18:30:00"
+    Image.open(source).convert("RGB").resize((320, 240)).save(path, "JPEG", quality=90, exif=exif)
+    return path
+
+
+def index(library: Path, *paths: Path) -> None:
+    argv = ["index", *map(str, paths), "--model", "demo", "-q", "-l", str(library)]
+    result = CliRunner().invoke(cli_app, argv, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> ServedLibrary:
+    root = tmp_path_factory.mktemp("served")
+    made = generate(root / "photos", 60, seed=3, heldout=True)
+    photos = root / "photos" / "images"
+    first = made[0][0]
+    jpeg = write_exif_jpeg(photos / "holiday.jpg", first)
+    unicode_file = photos / "été à Zürich 🌅.png"
+    shutil.copy(made[1][0], unicode_file)
+    library = root / "library"
+    index(library, photos)
+    return ServedLibrary(library, photos, {path.name: scene for path, scene, _ in made}, jpeg, unicode_file)
+
+
+@pytest.fixture
+def client(served: ServedLibrary) -> Iterator[TestClient]:
+    with TestClient(create_app(served.settings())) as test_client:
+        yield test_client
