@@ -50,7 +50,9 @@ function start(q, { push = true } = {}) {
   const shown = $("#query-image");
   shown.hidden = q.type !== "image";
   if (q.type === "image") {
-    shown.querySelector("img").src = URL.createObjectURL(q.file);
+    const preview = shown.querySelector("img");
+    if (preview.src.startsWith("blob:")) URL.revokeObjectURL(preview.src);
+    preview.src = URL.createObjectURL(q.file);
     shown.querySelector("span").textContent = q.file.name || "pasted image";
     $("#q").value = "";
   } else if (q.type === "text") {
