@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 DEMO_LIBRARY ?= demo-library
 XMODAL := $(BIN)/xmodal
 
-.PHONY: install demo test lint bench clean
+.PHONY: install browser demo test lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed
+
+# Debian's chromium for the page's browser test (Playwright drives it; its own browser download cannot run here).
+browser:
+	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
 
 demo: install
 	@echo "== index 30 held-out scenes (never seen in training) with the shipped demo model"
@@ -48,6 +52,7 @@ bench: install
 	$(BIN)/python -m bench.query_latency
 	$(BIN)/python -m bench.demo_quality
 	$(BIN)/python -m bench.watch_latency
+	$(BIN)/python -m bench.serve_load
 
 clean:
-	rm -rf $(DEMO_LIBRARY) .cache .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(DEMO_LIBRARY) .cache .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -48,8 +48,12 @@ class Thumbnails:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        except OSError:
+            return
+        try:
             with os.fdopen(handle, "wb") as file:
                 file.write(data)
             os.replace(temporary, path)
         except OSError:
-            return
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +23,7 @@ from api.cli import app as cli_app
 from api.server import create_app
 from data.scenes import Scene, generate
 from indexer.settings import Settings, load_settings
+from tests.conftest import REPO
 
 EXIF_DATE, EXIF_MAKE, EXIF_MODEL, EXIF_IFD, EXIF_DATE_ORIGINAL = 0x0132, 0x010F, 0x0110, 0x8769, 0x9003
 
@@ -65,3 +73,48 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> ServedLibrary:
 def client(served: ServedLibrary) -> Iterator[TestClient]:
     with TestClient(create_app(served.settings())) as test_client:
         yield test_client
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serving(library: Path, scratch: Path, *flags: str, host: str = "127.0.0.1") -> Iterator[str]:
+    """`xmodal serve` as a user starts it; yields its URL once ready, then stops it with SIGTERM."""
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("XMODAL_")}
+    env["XMODAL_CONFIG"] = str(scratch / "none.toml")
+    log = scratch / "serve.log"
+    command = [
+        sys.executable,
+        "-m",
+        "api.cli",
+        "serve",
+        "-l",
+        str(library),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        *flags,
+    ]
+    with open(log, "wb") as output:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=output, stderr=subprocess.STDOUT)
+    url = f"http://{host}:{port}"
+    deadline = time.monotonic() + 90
+    try:
+        while True:
+            with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+                if b'"ready":true' in response.read():
+                    break
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        # SIGTERM: a clean shutdown (uvicorn re-raises the signal once done, as systemd expects).
+        assert process.wait(timeout=30) in (0, -15), log.read_text()
+    assert "Application shutdown complete" in log.read_text() or "Finished server process" in log.read_text()

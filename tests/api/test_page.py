@@ -5,17 +5,12 @@ from __future__ import annotations
 import base64
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.api.conftest import ServedLibrary
+from tests.api.conftest import ServedLibrary, serving
 from tests.conftest import REPO
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -37,43 +32,10 @@ if CHROMIUM is None and not os.environ.get("CI"):  # CI installs it (.ci/run): t
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(served: ServedLibrary, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real command, as a user starts it."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("XMODAL_")}
-    env["XMODAL_CONFIG"] = str(tmp_path_factory.mktemp("config") / "none.toml")
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--library", str(served.library), "--port", str(port)],
-            cwd=REPO,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-                if b'"ready":true' in response.read():
-                    break
-        except OSError:
-            pass
-        assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-        time.sleep(0.2)
-    yield url
-    process.terminate()
-    # SIGTERM: a clean shutdown (uvicorn re-raises the signal once done, as systemd expects).
-    assert process.wait(timeout=20) in (0, -15), log.read_text()
-    assert "Application shutdown complete" in log.read_text()
+    with serving(served.library, tmp_path_factory.mktemp("serve")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
