@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -14,6 +15,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import typer
 from rich.console import Console
 
+from indexer.catalog import Collection
 from indexer.errors import XmodalError
 from indexer.library import Library
 from indexer.lock import describe_command
@@ -108,32 +110,63 @@ def index(
         raise typer.Exit(130)
 
 
+MediaType = Literal["image", "video", "text"]
+SortOrder = Literal["relevance", "date"]
+OrientationChoice = Literal["landscape", "portrait", "square"]
+
+
 @app.command()
 @fatal_errors
 def search(
-    query: Annotated[str | None, typer.Argument(help="What to look for, in words.")] = None,
-    image: Annotated[Path | None, typer.Option("--image", "-i", help="Search by this picture.")] = None,
-    texts: Annotated[bool, typer.Option("--texts", help="Return texts that describe --image.")] = False,
+    query: Annotated[
+        str | None, typer.Argument(help='What to look for, in words; combine terms: "2:beach + sunset - people".')
+    ] = None,
+    image: Annotated[
+        Path | None, typer.Option("--image", "-i", help="Search by this picture (with words: both).")
+    ] = None,
+    texts: Annotated[bool, typer.Option("--texts", help="Return texts that describe the query.")] = False,
     k: Annotated[int, typer.Option("-k", min=1, max=10_000, help="How many results.")] = 10,
     offset: Annotated[int, typer.Option(min=0, help="Skip this many results (paging).")] = 0,
+    folder: Annotated[str | None, typer.Option(help="Only under this folder, or folders matching a glob.")] = None,
+    after: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Taken on or after this day.")] = None,
+    before: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Taken on or before this day.")] = None,
+    media_type: Annotated[MediaType | None, typer.Option("--type", help="image, video, or text (the corpus).")] = None,
+    camera: Annotated[str | None, typer.Option(help="Camera make or model contains these words.")] = None,
+    min_size: Annotated[int | None, typer.Option(min=1, help="Shorter side at least this many pixels.")] = None,
+    orientation: Annotated[OrientationChoice | None, typer.Option(help="landscape, portrait or square.")] = None,
+    sort: Annotated[
+        SortOrder, typer.Option(help="relevance, or date (newest first) among the relevant.")
+    ] = "relevance",
+    min_score: Annotated[float | None, typer.Option(min=-1, max=1, help="Drop hits below this similarity.")] = None,
     library: LibraryOpt = None,
     device: DeviceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Search by words (text→image), by a picture (--image), or for texts about a picture (--texts)."""
+    """Search by words (text→image), by a picture (--image), both, or for texts about them (--texts)."""
     from api.render import print_hits
     from indexer.errors import InputError
-    from searcher.engine import Searcher
+    from searcher.engine import Searcher, SearchOptions
+    from searcher.filters import Filters
 
-    if (query is None) == (image is None):
-        raise InputError("give either a text query or --image PHOTO", 'e.g. xmodal search "a dog on the beach"')
-    if texts and image is None:
-        raise InputError("--texts searches texts that describe a picture: it needs --image PHOTO")
+    if query is None and image is None:
+        raise InputError("give a text query, --image PHOTO, or both", 'e.g. xmodal search "a dog on the beach"')
+    collection: Collection = "texts" if texts or media_type == "text" else "media"
+    filters = Filters(
+        folder=str(Path(folder).expanduser().absolute()) if folder else None,
+        after=after.date() if after else None,
+        before=before.date() if before else None,
+        media_type=media_type if media_type in ("image", "video") else None,
+        camera=camera,
+        min_size=min_size,
+        orientation=orientation,
+    )
+    options = SearchOptions(k=k, offset=offset, filters=filters, sort=sort, min_score=min_score)
     settings = load_settings(library=library, device=device)
     with Library.open_reader(settings.library) as lib:
         searcher = Searcher(lib, settings)
-        vector = searcher.text_vector(query) if query is not None else searcher.image_vector(image)  # type: ignore[arg-type]
-        hits = searcher.search(vector, "texts" if texts else "media", k=k, offset=offset)
+        picture = searcher.image_vector(image) if image is not None else None
+        vector = searcher.query_vector(query, picture)
+        hits = searcher.find(vector, collection, options)
     print_hits(out, hits, as_json)
 
 

@@ -5,9 +5,10 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
+from dataclasses import replace
+from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Query, Request, Response, Security, UploadFile
@@ -28,7 +29,8 @@ from indexer.catalog import Collection
 from indexer.decode import DecodeError
 from indexer.errors import InputError, NotAnImage, NotFound, XmodalError
 from indexer.settings import Settings, load_settings
-from searcher.engine import Searcher
+from searcher.engine import Searcher, SearchOptions, Sort
+from searcher.filters import Filters, Orientation
 from searcher.hits import Hit
 
 STATIC = Path(__file__).parent / "static"
@@ -63,6 +65,44 @@ def current_searcher(request: Request) -> Searcher:
 SearcherDep = Annotated[Searcher, Depends(current_searcher)]
 
 
+DAY = r"^\d{4}-\d{2}-\d{2}$"
+
+
+def _day(text: str | None) -> date | None:
+    """Strictly YYYY-MM-DD: a bare number is not quietly read as a Unix timestamp."""
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{text} is not a day on the calendar", "write dates as YYYY-MM-DD") from None
+
+
+def search_options(
+    k: K = 20,
+    offset: Offset = 0,
+    folder: Annotated[
+        str | None, Query(max_length=4096, description="Only under this folder, or folders matching a glob.")
+    ] = None,
+    after: Annotated[
+        str | None, Query(pattern=DAY, description="Taken on or after this day (EXIF, else file time).")
+    ] = None,
+    before: Annotated[str | None, Query(pattern=DAY, description="Taken on or before this day (YYYY-MM-DD).")] = None,
+    media_type: Annotated[Literal["image", "video"] | None, Query(alias="type")] = None,
+    camera: Annotated[str | None, Query(max_length=200, description="Words in the camera make or model.")] = None,
+    min_size: Annotated[int | None, Query(ge=1, le=1_000_000, description="Shorter side, pixels.")] = None,
+    orientation: Orientation | None = None,
+    sort: Annotated[Sort, Query(description="relevance, or date (newest first) among the relevant.")] = "relevance",
+    min_score: Annotated[float | None, Query(ge=-1, le=1, description="Drop hits below this similarity.")] = None,
+) -> SearchOptions:
+    """The same options as `xmodal search`'s flags."""
+    filters = Filters(folder, _day(after), _day(before), media_type, camera, min_size, orientation)
+    return SearchOptions(k=k, offset=offset, filters=filters, sort=sort, min_score=min_score)
+
+
+Options = Annotated[SearchOptions, Depends(search_options)]
+
+
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorBody} for code in codes}
 
@@ -70,6 +110,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 SEARCH_ERRORS = _errors(400, 503)
 UPLOAD_ERRORS = _errors(400, 413, 415, 503)
 MEDIA_ERRORS = _errors(404, 503)
+SIMILAR_ERRORS = _errors(400, 404, 503)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -167,19 +208,31 @@ def create_app(settings: Settings) -> FastAPI:
     @api.get("/search", responses=SEARCH_ERRORS, summary="Text → images")
     def search_text(
         searcher: SearcherDep,
-        q: Annotated[str, Query(min_length=1, max_length=1000, description="What to look for, in words.")],
-        k: K = 20,
-        offset: Offset = 0,
+        q: Annotated[
+            str, Query(min_length=1, max_length=1000, description='Words; terms combine: "2:beach + sunset - people".')
+        ],
+        options: Options,
     ) -> SearchResponse:
-        return answer(
-            "text-to-image", q, k, offset, lambda: searcher.search(searcher.text_vector(q), k=k, offset=offset)
-        )
+        def run() -> list[Hit]:
+            return searcher.find(searcher.query_vector(q), "media", options)
 
-    @api.post("/search/image", responses=UPLOAD_ERRORS, summary="Image → similar images")
-    def search_image(searcher: SearcherDep, file: Upload, k: K = 20, offset: Offset = 0) -> SearchResponse:
-        return answer(
-            "image-to-image", file.filename or "", k, offset, lambda: upload_search(searcher, file, "media", k, offset)
-        )
+        return answer("text-to-image", q, options.k, options.offset, run)
+
+    @api.post("/search/image", responses=UPLOAD_ERRORS, summary="Image (and words) → similar images")
+    def search_image(
+        searcher: SearcherDep,
+        file: Upload,
+        options: Options,
+        q: Annotated[
+            str | None, Query(max_length=1000, description='Words to combine with the picture: "+ at night - people".')
+        ] = None,
+    ) -> SearchResponse:
+        def run() -> list[Hit]:
+            name = file.filename or "uploaded image"
+            picture = searcher.image_bytes_vector(read_upload(file), name, settings.max_upload_pixels)
+            return searcher.find(searcher.query_vector(q, picture) if q else picture, "media", options)
+
+        return answer("image-to-image", file.filename or "", options.k, options.offset, run)
 
     @api.post("/search/image/texts", responses=UPLOAD_ERRORS, summary="Image → texts that describe it")
     def search_image_texts(searcher: SearcherDep, file: Upload, k: K = 10, offset: Offset = 0) -> SearchResponse:
@@ -208,12 +261,13 @@ def create_app(settings: Settings) -> FastAPI:
             file_url=f"/api/media/{media_id}/file",
         )
 
-    @api.get("/media/{media_id}/similar", responses=MEDIA_ERRORS, summary="Indexed image → similar images")
-    def similar(searcher: SearcherDep, media_id: MediaId, k: K = 20, offset: Offset = 0) -> SearchResponse:
+    @api.get("/media/{media_id}/similar", responses=SIMILAR_ERRORS, summary="Indexed image → similar images")
+    def similar(searcher: SearcherDep, media_id: MediaId, options: Options) -> SearchResponse:
         def run() -> list[Hit]:
-            return searcher.search(searcher.media_vector(media_id), "media", k=k, offset=offset, exclude=media_id)
+            vector = searcher.media_vector(media_id)
+            return searcher.find(vector, "media", replace(options, exclude=media_id))
 
-        return answer("image-to-image", f"#{media_id}", k, offset, run)
+        return answer("image-to-image", f"#{media_id}", options.k, options.offset, run)
 
     @api.get("/media/{media_id}/texts", responses=MEDIA_ERRORS, summary="Indexed image → texts that describe it")
     def media_texts(searcher: SearcherDep, media_id: MediaId, k: K = 10, offset: Offset = 0) -> SearchResponse:

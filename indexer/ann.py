@@ -98,13 +98,23 @@ def index_ids(index: faiss.Index) -> np.ndarray:
     return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
 
 
-def search(index: faiss.Index, queries: np.ndarray, k: int, nprobe: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k inner products; ids of -1 (fewer than k hits) are left for the caller to drop."""
+def search(
+    index: faiss.Index, queries: np.ndarray, k: int, nprobe: int, allowed: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k inner products, among `allowed` ids when given; ids of -1 (fewer than k hits) are left to drop."""
     if index.ntotal == 0 or k <= 0:
         n = len(queries)
         return np.zeros((n, 0), dtype=np.float32), np.zeros((n, 0), dtype=np.int64)
     k = min(k, int(index.ntotal))
-    params = faiss.SearchParametersIVF(nprobe=nprobe) if _is_ivf(index) else None
+    selector = None if allowed is None else faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+    if _is_ivf(index):
+        params = (
+            faiss.SearchParametersIVF(nprobe=nprobe, sel=selector)
+            if selector
+            else faiss.SearchParametersIVF(nprobe=nprobe)
+        )
+    else:
+        params = faiss.SearchParameters(sel=selector) if selector else None
     scores, ids = index.search(np.ascontiguousarray(queries, dtype=np.float32), k, params=params)
     return scores, ids
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -22,7 +23,9 @@ from indexer.errors import InputError, NotAnImage, NotFound
 from indexer.library import Library
 from indexer.settings import Settings
 from indexer.vector_index import VectorIndex
+from searcher.filters import Filters, allowed_ids, taken_dates
 from searcher.hits import Hit
+from searcher.query import combine, parse_query
 
 if TYPE_CHECKING:
     from indexer.encoder import Encoder
@@ -31,7 +34,26 @@ MAX_QUERY_CHARS = 1000
 TEXT_CACHE_SIZE = 1024
 IMAGE_HINT = "query with a JPEG, PNG, WebP, GIF, BMP, TIFF or HEIC image"
 
+# Filters that leave at most this many items are answered exactly over all of them; wider ones
+# filter inside the ANN search.
+EXACT_FILTER_LIMIT = 50_000
+# Sorting by date reorders the most relevant items (those over --min-score when it is given).
+DATE_SORT_POOL = 1000
+
+Sort = Literal["relevance", "date"]
 FileSignature = tuple[int, int] | None
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """What the CLI's flags and the API's parameters both become: one meaning for both."""
+
+    k: int = 10
+    offset: int = 0
+    filters: Filters = field(default_factory=Filters)
+    sort: Sort = "relevance"
+    min_score: float | None = None
+    exclude: int | None = None  # the query image itself, for "more like this"
 
 
 def _signature(path: Path) -> FileSignature:
@@ -98,6 +120,13 @@ class Searcher:
                 self._text_cache.popitem(last=False)
         return vector
 
+    def query_vector(self, query: str | None, image: np.ndarray | None = None) -> np.ndarray:
+        """A query in the query language (`2:beach + sunset - people`), optionally with a picture as a term."""
+        terms = parse_query(query) if query is not None else []
+        if image is None and len(terms) == 1 and terms[0].weight == 1:
+            return self.text_vector(terms[0].text)
+        return combine(terms, self.text_vector, image)
+
     def image_vector(self, path: str | Path) -> np.ndarray:
         try:
             data = Path(path).read_bytes()
@@ -133,22 +162,49 @@ class Searcher:
         exclude: int | None = None,
     ) -> list[Hit]:
         """The hits ranked offset+1 .. offset+k; `exclude` drops one id (the query image itself)."""
-        if k < 1 or offset < 0:
-            raise InputError("k must be at least 1 and offset at least 0")
-        ids, scores = self.rank(vector, collection, k + offset + (exclude is not None))
-        if exclude is not None:
-            keep = ids != exclude
-            ids, scores = ids[keep], scores[keep]
-        ids, scores = ids[offset : offset + k], scores[offset : offset + k]
-        return self._hydrate(collection, ids, scores, offset)
+        return self.find(vector, collection, SearchOptions(k=k, offset=offset, exclude=exclude))
 
-    def rank(self, vector: np.ndarray, collection: Collection, wanted: int) -> tuple[np.ndarray, np.ndarray]:
-        """Ids and exact scores of the best `wanted` items, best first."""
+    def find(self, vector: np.ndarray, collection: Collection, options: SearchOptions) -> list[Hit]:
+        """Rank, filter, cut at min_score, sort, page: the hits ranked offset+1 .. offset+k."""
+        if options.k < 1 or options.offset < 0:
+            raise InputError("k must be at least 1 and offset at least 0")
+        allowed = None
+        if options.filters.active():
+            if collection != "media":
+                raise InputError("filters apply to images, not to texts")
+            allowed = allowed_ids(self.library.catalog, options.filters)
+        if options.sort == "date":
+            wanted = DATE_SORT_POOL
+        else:
+            wanted = options.offset + options.k + (options.exclude is not None)
+        ids, scores = self.rank(vector, collection, wanted, allowed)
+        keep = np.ones(len(ids), dtype=bool)
+        if options.exclude is not None:
+            keep &= ids != options.exclude
+        if options.min_score is not None:
+            keep &= scores >= options.min_score
+        ids, scores = ids[keep], scores[keep]
+        if options.sort == "date" and len(ids):
+            dates = taken_dates(self.library.catalog, ids.tolist())
+            order = sorted(range(len(ids)), key=lambda i: (dates.get(int(ids[i]), ""), -int(ids[i])), reverse=True)
+            ids, scores = ids[order], scores[order]
+        window = slice(options.offset, options.offset + options.k)
+        return self._hydrate(collection, ids[window], scores[window], options.offset)
+
+    def rank(
+        self, vector: np.ndarray, collection: Collection, wanted: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Ids and exact scores of the best `wanted` items (among `allowed` ids when given), best first."""
         index = self._index(collection)
         query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-        n_candidates = wanted * self.settings.rescore_factor
-        _, ann_ids = ann.search(index.index, query, n_candidates, self.settings.nprobe)
-        candidates = np.union1d(ann_ids[0][ann_ids[0] >= 0], index.delta_ids())
+        if allowed is not None and len(allowed) <= EXACT_FILTER_LIMIT:
+            candidates = allowed  # a narrow filter: every allowed item, exactly
+        else:
+            n_candidates = wanted * self.settings.rescore_factor
+            _, ann_ids = ann.search(index.index, query, n_candidates, self.settings.nprobe, allowed)
+            candidates = np.union1d(ann_ids[0][ann_ids[0] >= 0], index.delta_ids())
+            if allowed is not None:
+                candidates = candidates[np.isin(candidates, allowed)]
         if not len(candidates):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         ids, vectors = self.library.catalog.fetch_vectors(collection, candidates.tolist(), index.dim)

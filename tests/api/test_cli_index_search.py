@@ -181,7 +181,7 @@ def test_fatal_errors_exit_non_zero_with_a_message(cli: Cli, tmp_path: Path) -> 
     make_photo_folder(tmp_path / "photos", 2)
     cli.index(tmp_path / "photos")
     assert "empty" in cli("search", "   ", code=2)
-    assert "either a text query or --image" in cli("search", code=2)
+    assert "a text query, --image PHOTO, or both" in cli("search", code=2)
     assert "query image" in cli("search", "--image", str(tmp_path / "missing.jpg"), code=2)
     (tmp_path / "not-image.png").write_text("nope")
     assert "not an image" in cli("search", "--image", str(tmp_path / "not-image.png"), code=2)
