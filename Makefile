@@ -30,6 +30,8 @@ demo: install
 	@echo "== text -> image"
 	$(XMODAL) search "a red circle" --library $(DEMO_LIBRARY) -k 4
 	$(XMODAL) search "green squares" --library $(DEMO_LIBRARY) -k 4
+	@echo "== the query language: red things, but not circles"
+	$(XMODAL) search "2:red - circle" --library $(DEMO_LIBRARY) -k 4
 	@echo "== image -> text: what describes scene-7-00023.png (two blue squares on sand)?"
 	$(XMODAL) search --image data/samples/images/scene-7-00023.png --texts --library $(DEMO_LIBRARY) -k 3
 	@echo "== image -> image: pictures like scene-7-00009.png (a red circle)"
@@ -38,6 +40,7 @@ demo: install
 	$(XMODAL) eval --pairs data/samples/pairs.csv --model demo
 	@echo "== a second run reads nothing again"
 	$(XMODAL) index data/samples/images --library $(DEMO_LIBRARY)
+	@echo "== browse it: $(XMODAL) serve --library $(DEMO_LIBRARY)   (then open http://127.0.0.1:8000/)"
 
 lint: install
 	$(BIN)/ruff check .
