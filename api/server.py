@@ -1,5 +1,6 @@
 """`xmodal serve`: the JSON API and the search page, one FastAPI app over the same searcher as the CLI."""
 
+import json
 import os
 import secrets
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import anyio
+import numpy as np
 from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Query, Request, Response, Security, UploadFile
 from fastapi import Path as PathParam
 from fastapi.middleware.cors import CORSMiddleware
@@ -25,7 +27,6 @@ from api.schemas import ErrorBody, HealthOut, HitOut, MediaOut, SearchResponse, 
 from api.state import LibraryState, NotReady
 from api.stats import library_stats
 from api.thumbnails import Thumbnails, bucket
-from indexer.catalog import Collection
 from indexer.decode import DecodeError
 from indexer.errors import InputError, NotAnImage, NotFound, XmodalError
 from indexer.settings import Settings, load_settings
@@ -194,10 +195,9 @@ def create_app(settings: Settings) -> FastAPI:
             raise HTTPException(413, f"the upload is larger than the limit of {settings.max_upload_bytes:,} bytes")
         return data
 
-    def upload_search(searcher: Searcher, upload: UploadFile, collection: Collection, k: int, offset: int) -> list[Hit]:
+    def upload_vector(searcher: Searcher, upload: UploadFile) -> np.ndarray:
         name = upload.filename or "uploaded image"
-        vector = searcher.image_bytes_vector(read_upload(upload), name, settings.max_upload_pixels)
-        return searcher.search(vector, collection, k=k, offset=offset)
+        return searcher.image_bytes_vector(read_upload(upload), name, settings.max_upload_pixels)
 
     def media_row(searcher: Searcher, media_id: int) -> dict[str, Any]:
         row = searcher.library.catalog.media_rows([media_id]).get(media_id)
@@ -228,8 +228,7 @@ def create_app(settings: Settings) -> FastAPI:
         ] = None,
     ) -> SearchResponse:
         def run() -> list[Hit]:
-            name = file.filename or "uploaded image"
-            picture = searcher.image_bytes_vector(read_upload(file), name, settings.max_upload_pixels)
+            picture = upload_vector(searcher, file)
             return searcher.find(searcher.query_vector(q, picture) if q else picture, "media", options)
 
         return answer("image-to-image", file.filename or "", options.k, options.offset, run)
@@ -237,7 +236,11 @@ def create_app(settings: Settings) -> FastAPI:
     @api.post("/search/image/texts", responses=UPLOAD_ERRORS, summary="Image → texts that describe it")
     def search_image_texts(searcher: SearcherDep, file: Upload, k: K = 10, offset: Offset = 0) -> SearchResponse:
         return answer(
-            "image-to-text", file.filename or "", k, offset, lambda: upload_search(searcher, file, "texts", k, offset)
+            "image-to-text",
+            file.filename or "",
+            k,
+            offset,
+            lambda: searcher.search(upload_vector(searcher, file), "texts", k=k, offset=offset),
         )
 
     @api.get("/media/{media_id}", responses=MEDIA_ERRORS, summary="An indexed image's metadata")
@@ -364,8 +367,6 @@ def export_settings(settings: Settings) -> None:
     """Hand the parent's settings to worker processes through the environment they inherit."""
     for name, value in settings.model_dump(exclude_none=True).items():
         if isinstance(value, list):
-            import json
-
             os.environ[f"XMODAL_{name.upper()}"] = json.dumps(value)
         else:
             os.environ[f"XMODAL_{name.upper()}"] = str(value)

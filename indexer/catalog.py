@@ -160,7 +160,7 @@ def unpack_many(blobs: Sequence[bytes], dim: int) -> np.ndarray:
     return np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), dim).astype(np.float32)
 
 
-def _under(column: Any, root: str) -> Any:
+def path_under(column: Any, root: str) -> Any:
     """Rows whose path lies under root; a range on the unique index, safe for any character."""
     prefix = root.rstrip("/") + "/"
     return (column >= prefix) & (column < prefix[:-1] + "0")  # '0' sorts right after '/'
@@ -295,7 +295,7 @@ class Catalog:
                 stmt = (
                     select(*cols)
                     .outerjoin(media_vectors, media_vectors.c.id == media.c.id)
-                    .where(_under(media.c.path, root) | (media.c.path == root))
+                    .where(path_under(media.c.path, root) | (media.c.path == root))
                 )
                 for row in conn.execute(stmt):
                     found[row.path] = KnownFile(*row)
@@ -441,7 +441,7 @@ class Catalog:
             for root in roots:
                 stmt = select(text_sources.c.path).where(
                     (text_sources.c.kind == "sidecar")
-                    & (_under(text_sources.c.path, root) | (text_sources.c.path == root))
+                    & (path_under(text_sources.c.path, root) | (text_sources.c.path == root))
                 )
                 found.extend(conn.execute(stmt).scalars())
         return found

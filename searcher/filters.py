@@ -9,7 +9,7 @@ from typing import Any, Literal
 import numpy as np
 from sqlalchemy import and_, func, select
 
-from indexer.catalog import Catalog, media
+from indexer.catalog import Catalog, media, path_under
 
 Orientation = Literal["landscape", "portrait", "square"]
 GLOB_CHARS = frozenset("*?[")
@@ -39,8 +39,7 @@ def folder_condition(folder: str) -> Any:
     folder = folder.rstrip("/") or "/"
     if GLOB_CHARS & set(folder):
         return media.c.path.op("GLOB")(folder + "/*")  # * also crosses "/": the folder and everything below
-    prefix = folder.rstrip("/") + "/"
-    return (media.c.path >= prefix) & (media.c.path < prefix[:-1] + "0")  # '0' sorts right after '/'
+    return path_under(media.c.path, folder)
 
 
 def conditions(filters: Filters) -> list[Any]:

@@ -15,6 +15,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from api.cli import app
+from data.scenes import Scene, generate
 from indexer.model_init import write_random_checkpoint
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,6 +36,18 @@ class TinyModel:
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
     folder = tmp_path_factory.mktemp("model")
     return TinyModel(TINY_CONFIG, write_random_checkpoint(TINY_CONFIG, folder / "tiny.pt", seed=0))
+
+
+@pytest.fixture(scope="session")
+def demo_library(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Scene]]:
+    """150 held-out scenes (unseen wordings) indexed with the shipped demo model; tests only read it."""
+    root = tmp_path_factory.mktemp("demo")
+    made = generate(root / "held", 150, seed=2, heldout=True)
+    library = root / "library"
+    argv = ["index", str(root / "held" / "images"), "--model", "demo", "-q", "-l", str(library)]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    return library, {str(path): scene for path, scene, _ in made}
 
 
 @pytest.fixture(autouse=True)

@@ -8,23 +8,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
-from data.scenes import COLOURS, SHAPES, Scene, generate
-
-
-@pytest.fixture(scope="module")
-def demo_library(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Scene]]:
-    root = tmp_path_factory.mktemp("demo")
-    made = generate(root / "held", 150, seed=2, heldout=True)
-    library = root / "library"
-    result = CliRunner().invoke(
-        app, ["index", str(root / "held" / "images"), "--model", "demo", "-q", "-l", str(library)]
-    )
-    assert result.exit_code == 0, result.output
-    return library, {str(path): scene for path, scene, _ in made}
+from data.scenes import COLOURS, SHAPES, Scene
 
 
 def run(library: Path, *args: str) -> list[dict[str, object]]:

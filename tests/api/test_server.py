@@ -18,10 +18,6 @@ from tests.api.conftest import ServedLibrary, index
 from tests.conftest import Cli, write_picture
 
 
-def png_bytes(path: Path) -> bytes:
-    return path.read_bytes()
-
-
 def upload(path: Path) -> dict[str, tuple[str, bytes, str]]:
     return {"file": (path.name, path.read_bytes(), "application/octet-stream")}
 

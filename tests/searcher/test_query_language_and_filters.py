@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from api.server import create_app
-from data.scenes import Scene, generate
+from data.scenes import Scene
 from indexer.errors import InputError
 from indexer.settings import load_settings
 from searcher.query import Term, combine, parse_query
@@ -23,22 +23,10 @@ from tests.conftest import Cli, picture
 EXIF_MAKE, EXIF_MODEL, EXIF_IFD, EXIF_DATE_ORIGINAL = 0x010F, 0x0110, 0x8769, 0x9003
 
 
-@pytest.fixture(scope="module")
-def scenes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Scene]]:
-    root = tmp_path_factory.mktemp("scenes")
-    made = generate(root / "held", 150, seed=2, heldout=True)
-    library = root / "library"
-    result = CliRunner().invoke(
-        app, ["index", str(root / "held" / "images"), "--model", "demo", "-q", "-l", str(library)]
-    )
-    assert result.exit_code == 0, result.output
-    return library, {path.name: scene for path, scene, _ in made}
-
-
 def shown(library: Path, scenes: dict[str, Scene], *args: str) -> list[Scene]:
     result = CliRunner().invoke(app, ["search", *args, "--json", "-k", "5", "-l", str(library)])
     assert result.exit_code == 0, result.output
-    return [scenes[Path(hit["path"]).name] for hit in json.loads(result.output[result.output.index("[") :])]
+    return [scenes[hit["path"]] for hit in json.loads(result.output[result.output.index("[") :])]
 
 
 def test_parse_terms_weights_and_signs() -> None:
@@ -53,8 +41,8 @@ def test_parse_terms_weights_and_signs() -> None:
         combine(parse_query("- people"), lambda text: np.ones(4, np.float32))
 
 
-def test_subtracting_a_concept_removes_it(scenes: tuple[Path, dict[str, Scene]]) -> None:
-    library, known = scenes
+def test_subtracting_a_concept_removes_it(demo_library: tuple[Path, dict[str, Scene]]) -> None:
+    library, known = demo_library
     plain = shown(library, known, "2:red")
     minus = shown(library, known, "2:red - circle")
     assert all(scene.colour == "red" for scene in minus)
@@ -62,13 +50,12 @@ def test_subtracting_a_concept_removes_it(scenes: tuple[Path, dict[str, Scene]])
     assert sum(scene.shape == "circle" for scene in minus) == 0
 
 
-def test_a_picture_plus_words_this_photo_but_blue(scenes: tuple[Path, dict[str, Scene]]) -> None:
-    library, known = scenes
-    images = library.parent / "held" / "images"
-    red = next(name for name, scene in known.items() if scene.colour == "red")
-    alone = shown(library, known, "--image", str(images / red))
+def test_a_picture_plus_words_this_photo_but_blue(demo_library: tuple[Path, dict[str, Scene]]) -> None:
+    library, known = demo_library
+    red = next(path for path, scene in known.items() if scene.colour == "red")
+    alone = shown(library, known, "--image", red)
     assert alone[0].colour == "red"
-    changed = shown(library, known, "blue - red", "--image", str(images / red))
+    changed = shown(library, known, "blue - red", "--image", red)
     assert all(scene.colour == "blue" for scene in changed), changed
 
 
