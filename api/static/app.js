@@ -45,6 +45,7 @@ function start(q, { push = true } = {}) {
   query = q;
   offset = 0;
   exhausted = false;
+  loading = false; // a request still out for the old query is dropped on arrival; it must not block this one
   generation += 1;
   results.replaceChildren();
   const shown = $("#query-image");
