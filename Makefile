@@ -37,7 +37,7 @@ demo: install
 	@echo "== image -> image: pictures like scene-7-00009.png (a red circle)"
 	$(XMODAL) search --image data/samples/images/scene-7-00009.png --library $(DEMO_LIBRARY) -k 4
 	@echo "== quality on these pairs, through the engine and exactly"
-	$(XMODAL) eval --pairs data/samples/pairs.csv --model demo
+	$(XMODAL) eval --pairs data/samples/pairs.csv --model demo --stages
 	@echo "== a second run reads nothing again"
 	$(XMODAL) index data/samples/images --library $(DEMO_LIBRARY)
 	@echo "== browse it: $(XMODAL) serve --library $(DEMO_LIBRARY)   (then open http://127.0.0.1:8000/)"

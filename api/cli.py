@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import signal
 import sys
@@ -138,6 +139,22 @@ def search(
         SortOrder, typer.Option(help="relevance, or date (newest first) among the relevant.")
     ] = "relevance",
     min_score: Annotated[float | None, typer.Option(min=-1, max=1, help="Drop hits below this similarity.")] = None,
+    hybrid: Annotated[
+        bool | None, typer.Option("--hybrid/--no-hybrid", help="Also match names, folders, captions, camera.")
+    ] = None,
+    expand: Annotated[
+        bool | None, typer.Option("--expand/--no-expand", help='Average words over prompts ("a photo of …").')
+    ] = None,
+    rerank: Annotated[
+        bool | None, typer.Option("--rerank/--no-rerank", help="Rescore the top with ranking.rerank_model.")
+    ] = None,
+    collapse: Annotated[
+        bool | None, typer.Option("--collapse/--no-collapse", help="Show near-duplicates as one hit.")
+    ] = None,
+    cutoff: Annotated[
+        bool | None, typer.Option("--cutoff/--no-cutoff", help="Drop hits not clearly relevant to the words.")
+    ] = None,
+    mmr: Annotated[float | None, typer.Option(min=0, max=1, help="Diversify: MMR lambda (1 = relevance only).")] = None,
     library: LibraryOpt = None,
     device: DeviceOpt = None,
     as_json: JsonOpt = False,
@@ -145,7 +162,7 @@ def search(
     """Search by words (text→image), by a picture (--image), both, or for texts about them (--texts)."""
     from api.render import print_hits
     from indexer.errors import InputError
-    from searcher.engine import Searcher, SearchOptions
+    from searcher.engine import Query, Searcher, SearchOptions, Stages
     from searcher.filters import Filters
 
     if query is None and image is None:
@@ -160,13 +177,17 @@ def search(
         min_size=min_size,
         orientation=orientation,
     )
-    options = SearchOptions(k=k, offset=offset, filters=filters, sort=sort, min_score=min_score)
+    stages = Stages(hybrid=hybrid, expand=expand, rerank=rerank, collapse=collapse, cutoff=cutoff, mmr=mmr)
+    options = SearchOptions(k=k, offset=offset, filters=filters, sort=sort, min_score=min_score, stages=stages)
     settings = load_settings(library=library, device=device)
+    picture = None
+    if image is not None:
+        try:
+            picture = image.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read query image {image}: {exc.strerror or exc}") from exc
     with Library.open_reader(settings.library) as lib:
-        searcher = Searcher(lib, settings)
-        picture = searcher.image_vector(image) if image is not None else None
-        vector = searcher.query_vector(query, picture)
-        hits = searcher.find(vector, collection, options)
+        hits = Searcher(lib, settings).ask(Query(query, picture, str(image)), collection, options)
     print_hits(out, hits, as_json)
 
 
@@ -277,16 +298,19 @@ def evaluate_pairs(
     model: Annotated[str | None, typer.Option(help="Model, if the library is new.")] = None,
     pretrained: Annotated[str | None, typer.Option(help="Weights, if the library is new.")] = None,
     device: DeviceOpt = None,
+    stages: Annotated[
+        bool, typer.Option("--stages", help="Also text→image through each ranking stage, on and off.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Recall@1/5/10 and MRR through the engine's search path, next to exact search on the same vectors."""
     import tempfile
 
-    from api.render import print_eval
+    from api.render import print_eval, print_stage_eval
     from indexer.pairs import load_pairs
     from indexer.pipeline import add_texts, index_paths
     from searcher.engine import Searcher
-    from searcher.evaluate import evaluate
+    from searcher.evaluate import evaluate, evaluate_stages, stage_variants
 
     data = load_pairs(pairs)
     with tempfile.TemporaryDirectory(prefix="xmodal-eval-") as scratch:
@@ -300,8 +324,18 @@ def evaluate_pairs(
                 add_texts(lib, encoder, [str(pairs.absolute())], settings)
         with Library.open_reader(settings.library) as lib:
             sources = [str(pairs.absolute())] if pairs.is_file() else None
-            report = evaluate(lib, Searcher(lib, settings), data.images, sources)
+            searcher = Searcher(lib, settings)
+            report = evaluate(lib, searcher, data.images, sources)
+            if stages:
+                pairs_asked = [(i, c) for i, cs in zip(data.images, data.captions, strict=True) for c in cs]
+                staged = evaluate_stages(lib, searcher, pairs_asked, stage_variants(settings.ranking))
+    if stages and as_json:
+        combined = {**report.to_json(), "stages": {name: metrics.to_json() for name, metrics in staged.items()}}
+        out.print_json(json.dumps(combined))
+        return
     print_eval(out, report, as_json)
+    if stages:
+        print_stage_eval(out, staged, as_json)
 
 
 @app.command()

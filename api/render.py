@@ -14,7 +14,7 @@ from searcher.hits import Hit
 
 if TYPE_CHECKING:
     from indexer.pipeline import IndexReport
-    from searcher.evaluate import EvalReport
+    from searcher.evaluate import EvalReport, StageMetrics
 
 
 def _shown_path(path: str) -> str:
@@ -115,3 +115,23 @@ def print_eval(console: Console, report: EvalReport, as_json: bool) -> None:
             )
     console.print(table)
     console.print(f"index: images {report.index_kind['media']}, texts {report.index_kind['texts']}")
+
+
+def print_stage_eval(console: Console, report: dict[str, StageMetrics], as_json: bool) -> None:
+    if as_json:
+        console.print_json(json.dumps({name: metrics.to_json() for name, metrics in report.items()}))
+        return
+    table = Table(title="text→image, ranking stages", show_edge=False, pad_edge=False)
+    for column in ("stages", "R@1", "R@5", "R@10", "MRR", "absent: hits", "p50 ms"):
+        table.add_column(column, justify="left" if column == "stages" else "right")
+    for name, stage in report.items():
+        metrics = stage.metrics
+        table.add_row(
+            name,
+            *(f"{metrics.recall[k]:.3f}" for k in (1, 5, 10)),
+            f"{metrics.mrr:.3f}",
+            f"{stage.absent_hits:.1f}",
+            f"{stage.p50_ms:.1f}",
+        )
+    console.print(table)
+    console.print("absent: hits = mean results returned for concepts the library does not show (of 100)")

@@ -19,7 +19,7 @@ class ErrorBody(BaseModel):
 class HitOut(BaseModel):
     id: int = Field(description="Catalog id: image ids work with /api/media/{id}.")
     rank: int = Field(description="1-based position in the whole ranking (offset included).")
-    score: float = Field(description="Cosine similarity to the query, exact.")
+    score: float = Field(description="Cosine similarity to the query, exact; the order fuses every stage.")
     kind: Literal["image", "text"]
     path: str | None = Field(default=None, description="Image hits: the file on the server.")
     name: str | None = Field(default=None, description="Image hits: the file name.")
@@ -32,6 +32,12 @@ class HitOut(BaseModel):
     text: str | None = Field(default=None, description="Text hits: the text.")
     source: str | None = Field(default=None, description="Text hits: the file it came from.")
     media_id: int | None = Field(default=None, description="Text hits: the image it captions, when known.")
+    stages: dict[str, float] | None = Field(
+        default=None,
+        description="What each ranking stage said: vector (cosine) and vector_rank, lexical (BM25) and lexical_rank, "
+        "rerank and rerank_rank, fused (reciprocal rank fusion), z (standard deviations above the query's mean).",
+    )
+    duplicates: list[int] | None = Field(default=None, description="Ids of near-duplicates shown as this hit.")
 
     @classmethod
     def of(cls, hit: Hit) -> HitOut:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import anyio
-import numpy as np
 from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Query, Request, Response, Security, UploadFile
 from fastapi import Path as PathParam
 from fastapi.middleware.cors import CORSMiddleware
@@ -30,7 +29,8 @@ from api.thumbnails import Thumbnails, bucket
 from indexer.decode import DecodeError
 from indexer.errors import InputError, NotAnImage, NotFound, XmodalError
 from indexer.settings import Settings, load_settings
-from searcher.engine import Searcher, SearchOptions, Sort
+from searcher.engine import Query as SearchQuery
+from searcher.engine import Searcher, SearchOptions, Sort, Stages
 from searcher.filters import Filters, Orientation
 from searcher.hits import Hit
 
@@ -95,10 +95,17 @@ def search_options(
     orientation: Orientation | None = None,
     sort: Annotated[Sort, Query(description="relevance, or date (newest first) among the relevant.")] = "relevance",
     min_score: Annotated[float | None, Query(ge=-1, le=1, description="Drop hits below this similarity.")] = None,
+    hybrid: Annotated[bool | None, Query(description="Also match names, folders, captions, camera.")] = None,
+    expand: Annotated[bool | None, Query(description='Average words over prompts ("a photo of …").')] = None,
+    rerank: Annotated[bool | None, Query(description="Rescore the top with the configured second model.")] = None,
+    collapse: Annotated[bool | None, Query(description="Show near-duplicates as one hit.")] = None,
+    cutoff: Annotated[bool | None, Query(description="Drop hits not clearly relevant to the words.")] = None,
+    mmr: Annotated[float | None, Query(ge=0, le=1, description="Diversify: MMR lambda (1 = relevance only).")] = None,
 ) -> SearchOptions:
     """The same options as `xmodal search`'s flags."""
     filters = Filters(folder, _day(after), _day(before), media_type, camera, min_size, orientation)
-    return SearchOptions(k=k, offset=offset, filters=filters, sort=sort, min_score=min_score)
+    stages = Stages(hybrid=hybrid, expand=expand, rerank=rerank, collapse=collapse, cutoff=cutoff, mmr=mmr)
+    return SearchOptions(k=k, offset=offset, filters=filters, sort=sort, min_score=min_score, stages=stages)
 
 
 Options = Annotated[SearchOptions, Depends(search_options)]
@@ -195,9 +202,9 @@ def create_app(settings: Settings) -> FastAPI:
             raise HTTPException(413, f"the upload is larger than the limit of {settings.max_upload_bytes:,} bytes")
         return data
 
-    def upload_vector(searcher: Searcher, upload: UploadFile) -> np.ndarray:
+    def upload_query(upload: UploadFile, words: str | None = None) -> SearchQuery:
         name = upload.filename or "uploaded image"
-        return searcher.image_bytes_vector(read_upload(upload), name, settings.max_upload_pixels)
+        return SearchQuery(words, read_upload(upload), name, max_pixels=settings.max_upload_pixels)
 
     def media_row(searcher: Searcher, media_id: int) -> dict[str, Any]:
         row = searcher.library.catalog.media_rows([media_id]).get(media_id)
@@ -214,7 +221,7 @@ def create_app(settings: Settings) -> FastAPI:
         options: Options,
     ) -> SearchResponse:
         def run() -> list[Hit]:
-            return searcher.find(searcher.query_vector(q), "media", options)
+            return searcher.ask(SearchQuery(q), "media", options)
 
         return answer("text-to-image", q, options.k, options.offset, run)
 
@@ -228,8 +235,7 @@ def create_app(settings: Settings) -> FastAPI:
         ] = None,
     ) -> SearchResponse:
         def run() -> list[Hit]:
-            picture = upload_vector(searcher, file)
-            return searcher.find(searcher.query_vector(q, picture) if q else picture, "media", options)
+            return searcher.ask(upload_query(file, q or None), "media", options)
 
         return answer("image-to-image", file.filename or "", options.k, options.offset, run)
 
@@ -240,7 +246,7 @@ def create_app(settings: Settings) -> FastAPI:
             file.filename or "",
             k,
             offset,
-            lambda: searcher.search(upload_vector(searcher, file), "texts", k=k, offset=offset),
+            lambda: searcher.ask(upload_query(file), "texts", SearchOptions(k=k, offset=offset)),
         )
 
     @api.get("/media/{media_id}", responses=MEDIA_ERRORS, summary="An indexed image's metadata")
@@ -267,15 +273,14 @@ def create_app(settings: Settings) -> FastAPI:
     @api.get("/media/{media_id}/similar", responses=SIMILAR_ERRORS, summary="Indexed image → similar images")
     def similar(searcher: SearcherDep, media_id: MediaId, options: Options) -> SearchResponse:
         def run() -> list[Hit]:
-            vector = searcher.media_vector(media_id)
-            return searcher.find(vector, "media", replace(options, exclude=media_id))
+            return searcher.ask(SearchQuery(media_id=media_id), "media", replace(options, exclude=media_id))
 
         return answer("image-to-image", f"#{media_id}", options.k, options.offset, run)
 
     @api.get("/media/{media_id}/texts", responses=MEDIA_ERRORS, summary="Indexed image → texts that describe it")
     def media_texts(searcher: SearcherDep, media_id: MediaId, k: K = 10, offset: Offset = 0) -> SearchResponse:
         def run() -> list[Hit]:
-            return searcher.search(searcher.media_vector(media_id), "texts", k=k, offset=offset)
+            return searcher.ask(SearchQuery(media_id=media_id), "texts", SearchOptions(k=k, offset=offset))
 
         return answer("image-to-text", f"#{media_id}", k, offset, run)
 
@@ -366,7 +371,7 @@ def app_from_environment() -> FastAPI:
 def export_settings(settings: Settings) -> None:
     """Hand the parent's settings to worker processes through the environment they inherit."""
     for name, value in settings.model_dump(exclude_none=True).items():
-        if isinstance(value, list):
+        if isinstance(value, list | dict):
             os.environ[f"XMODAL_{name.upper()}"] = json.dumps(value)
         else:
             os.environ[f"XMODAL_{name.upper()}"] = str(value)

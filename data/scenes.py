@@ -1,10 +1,13 @@
 """A generated world of captioned scenes: shapes in colours and sizes, at positions, in counts, on backgrounds.
 
-    python -m data.scenes OUT [--count N] [--seed S] [--heldout]
+    python -m data.scenes OUT [--count N] [--seed S] [--heldout] [--sidecars same|train|none] [--confusable]
 
 Writes OUT/images/*.png, a sidecar OUT/images/NAME.txt per scene (its captions, one per line) and
 OUT/pairs.csv (image,caption). `--heldout` uses wordings never used for training, so evaluation
-measures understanding rather than memorised sentences.
+measures understanding rather than memorised sentences. `--sidecars train` describes each picture
+in its sidecar with other words than the pairs file (what a person wrote, not the query itself);
+`none` writes no sidecars. `--confusable` makes scenes in groups that differ in one attribute
+only (colour, shape, size or position), so only a query's exact words tell them apart.
 """
 
 from __future__ import annotations
@@ -12,12 +15,15 @@ from __future__ import annotations
 import argparse
 import csv
 import random
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 from PIL import Image, ImageDraw
 
 SIZE = 64
+Sidecars = Literal["same", "train", "none"]
 COLOURS = {
     "red": (215, 35, 35),
     "green": (30, 150, 50),
@@ -121,22 +127,57 @@ def _draw(pen: ImageDraw.ImageDraw, shape: str, x: float, y: float, r: float, co
         pen.polygon([(x, y - r * 1.15), (x + r * 1.1, y + r * 0.85), (x - r * 1.1, y + r * 0.85)], fill=colour)
 
 
-def generate(out: Path, count: int, seed: int, heldout: bool = False) -> list[tuple[Path, Scene, list[str]]]:
+def confusers(scene: Scene, rng: random.Random) -> list[Scene]:
+    """Scenes one attribute away from `scene`: a different colour, shape, size or position."""
+    colour = rng.choice([c for c in COLOURS if c != scene.colour])
+    shape = rng.choice([s for s in SHAPES if s != scene.shape])
+    size = next(s for s in SIZES if s != scene.size)
+    position = rng.choice([p for p in POSITIONS if p != scene.position])
+    return [
+        replace(scene, colour=colour),
+        replace(scene, shape=shape),
+        replace(scene, size=size),
+        replace(scene, position=position),
+    ]
+
+
+def scene_stream(rng: random.Random, confusable: bool) -> Iterator[Scene]:
+    while True:
+        scene = random_scene(rng)
+        if not confusable:
+            yield scene
+            continue
+        scene = replace(scene, count=1)  # one shape, so every caption template describes it
+        yield scene
+        yield from confusers(scene, rng)
+
+
+def generate(
+    out: Path,
+    count: int,
+    seed: int,
+    heldout: bool = False,
+    sidecars: Sidecars = "same",
+    confusable: bool = False,
+) -> list[tuple[Path, Scene, list[str]]]:
     """Write `count` scenes; returns (image path, scene, captions) for each."""
     rng = random.Random(seed)
     templates = HELDOUT_TEMPLATES if heldout else TRAIN_TEMPLATES
     images = out / "images"
     images.mkdir(parents=True, exist_ok=True)
     made = []
+    scenes = scene_stream(rng, confusable)
     with open(out / "pairs.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["image", "caption"])
         for i in range(count):
-            scene = random_scene(rng)
+            scene = next(scenes)
             path = images / f"scene-{seed}-{i:05d}.png"
             render(scene, rng).save(path)
             captions = scene.captions(templates)
-            path.with_suffix(".txt").write_text("\n".join(captions) + "\n")
+            described = captions if sidecars == "same" else scene.captions(TRAIN_TEMPLATES)
+            if sidecars != "none":
+                path.with_suffix(".txt").write_text("\n".join(described) + "\n")
             for caption in captions:
                 writer.writerow([f"images/{path.name}", caption])
             made.append((path, scene, captions))
@@ -149,8 +190,10 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--heldout", action="store_true", help="use wordings never seen in training")
+    parser.add_argument("--sidecars", choices=("same", "train", "none"), default="same")
+    parser.add_argument("--confusable", action="store_true", help="groups of scenes one attribute apart")
     args = parser.parse_args()
-    generate(args.out, args.count, args.seed, args.heldout)
+    generate(args.out, args.count, args.seed, args.heldout, args.sidecars, args.confusable)
     print(f"{args.count} scenes in {args.out}")
 
 

@@ -40,9 +40,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.pool import QueuePool
 
+from indexer import fts
 from indexer.errors import LibraryIncompatible
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 Collection = Literal["media", "texts"]
 COLLECTIONS: tuple[Collection, ...] = ("media", "texts")
 
@@ -117,7 +118,7 @@ text_vectors = Table(
 VECTOR_TABLES: dict[Collection, Table] = {"media": media_vectors, "texts": text_vectors}
 
 # Migrations from version N to N+1, applied in order on open. Version 1 is the first schema.
-MIGRATIONS: dict[int, Any] = {}
+MIGRATIONS: dict[int, Any] = {1: fts.create}  # 2: full-text tables for lexical matching
 
 
 @dataclass(frozen=True)
@@ -232,6 +233,7 @@ class Catalog:
             version = self._schema_version(conn)
             if version is None:
                 metadata.create_all(conn)
+                fts.create(conn)
                 self._set(conn, "schema_version", str(SCHEMA_VERSION))
                 for collection in COLLECTIONS:
                     self._set(conn, f"{collection}_version", "0")

@@ -8,6 +8,7 @@ gain from a reranker shows as a number.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from time import perf_counter
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,8 @@ from sqlalchemy import select
 
 from indexer.catalog import Collection, media, texts
 from indexer.library import Library
-from searcher.engine import Searcher
+from indexer.settings import RankingSettings
+from searcher.engine import Query, Searcher, SearchOptions
 
 DEPTH = 100  # ranks beyond this count as misses for MRR
 
@@ -112,3 +114,87 @@ def evaluate(
         exact={"text→image": _metrics(t2i_exact), "image→text": _metrics(i2t_exact)},
         index_kind=kinds,
     )
+
+
+# -- ranking stages, each on and off -----------------------------------------------------------
+
+# Concepts no demo scene shows: with the cutoff on, these should return little or nothing.
+ABSENT_QUERIES = (
+    "a giraffe",
+    "a red car",
+    "a bicycle on a street",
+    "a bowl of fruit",
+    "a man riding a horse",
+    "snow on the mountains",
+)
+
+
+@dataclass
+class StageMetrics:
+    metrics: Metrics
+    absent_hits: float  # mean hits returned for absent concepts (of DEPTH)
+    p50_ms: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.metrics.to_json(), "absent_hits": self.absent_hits, "p50_ms": self.p50_ms}
+
+
+def stage_variants(base: RankingSettings) -> dict[str, RankingSettings]:
+    """The vector ranking alone, each stage added to it alone, and the shipped defaults."""
+    bare = base.model_copy(
+        update={"expand": False, "hybrid": False, "rerank_model": None, "collapse": False, "mmr": None, "cutoff": False}
+    )
+    variants = {
+        "vector only": bare,
+        "+ query expansion": bare.model_copy(update={"expand": True}),
+        "+ hybrid lexical (RRF)": bare.model_copy(update={"hybrid": True}),
+        "+ duplicate collapse": bare.model_copy(update={"collapse": True}),
+        "+ MMR 0.7": bare.model_copy(update={"mmr": 0.7}),
+        "+ relevance cutoff": bare.model_copy(update={"cutoff": True}),
+    }
+    if base.rerank_model is not None:
+        variants["+ rerank"] = bare.model_copy(
+            update={"rerank_model": base.rerank_model, "rerank_pretrained": base.rerank_pretrained}
+        )
+    variants["defaults"] = base
+    return variants
+
+
+def evaluate_stages(
+    library: Library,
+    searcher: Searcher,
+    pairs: list[tuple[str, str]],
+    variants: dict[str, RankingSettings],
+    exclude_sources: tuple[str, ...] = (),
+    absent: tuple[str, ...] = ABSENT_QUERIES,
+) -> dict[str, StageMetrics]:
+    """text→image through every stage, per variant: each caption's own image is the relevant one.
+
+    The captions asked are never matched lexically against themselves: files holding an asked caption for its
+    own image are left out of the lexical stage, along with `exclude_sources`.
+    """
+    catalog = library.catalog
+    with catalog.engine.connect() as conn:
+        paths = sorted({image for image, _ in pairs})
+        path_to_id = dict(conn.execute(select(media.c.path, media.c.id).where(media.c.path.in_(paths))).all())  # type: ignore[arg-type]
+    asked = [(caption, path_to_id[image]) for image, caption in pairs if image in path_to_id]
+    # Any file that holds an asked caption for its own image (the pairs file, an identical sidecar) is left out.
+    wanted = {(image_id, caption) for caption, image_id in asked}
+    with catalog.engine.connect() as conn:
+        rows = conn.execute(select(texts.c.media_id, texts.c.text, texts.c.source).where(texts.c.media_id.isnot(None)))
+        leaking = {source for media_id, text, source in rows if (media_id, text) in wanted}
+    exclude_sources = tuple(sorted(set(exclude_sources) | leaking))
+    report: dict[str, StageMetrics] = {}
+    for name, ranking in variants.items():
+        options = SearchOptions(k=DEPTH, ranking=ranking, lexical_exclude_sources=exclude_sources)
+        ranks, took = [], []
+        for caption, image_id in asked:
+            start = perf_counter()
+            hits = searcher.ask(Query(caption), "media", options)
+            took.append(perf_counter() - start)
+            ranks.append(_first_relevant(np.asarray([hit.id for hit in hits]), {image_id}))
+        returned = [len(searcher.ask(Query(text), "media", options)) for text in absent]
+        report[name] = StageMetrics(
+            _metrics(ranks), float(np.mean(returned)) if returned else 0.0, 1000 * float(np.median(took))
+        )
+    return report

@@ -10,7 +10,7 @@ from typing import Any
 class Hit:
     id: int
     rank: int
-    score: float  # cosine similarity, exact (rescored from the stored vector)
+    score: float  # cosine similarity, exact (rescored from the stored vector); the order is the stages' fusion
     kind: str  # "image" | "text"
     path: str | None = None  # image hits: the file
     text: str | None = None  # text hits: the text
@@ -20,6 +20,11 @@ class Hit:
     height: int | None = None
     taken_at: str | None = None
     camera: str | None = None
+    stages: dict[str, float] | None = None  # what each ranking stage said: vector, lexical, rerank, fused, z
+    duplicates: tuple[int, ...] | None = None  # near-duplicates shown as this one hit
 
     def to_json(self) -> dict[str, Any]:
-        return {key: value for key, value in asdict(self).items() if value is not None}
+        found = {key: value for key, value in asdict(self).items() if value is not None}
+        if "duplicates" in found:
+            found["duplicates"] = list(found["duplicates"])
+        return found

@@ -35,9 +35,30 @@ async function api(url, options = {}) {
   return response.json();
 }
 
+// Filters and stage switches: the same parameters as the API (and `xmodal search`'s flags).
+const FILTERS = ["folder", "after", "before", "camera", "orientation", "sort"];
+
+function filterParams() {
+  const params = new URLSearchParams();
+  for (const name of FILTERS) {
+    const value = $(`#f-${name}`).value.trim();
+    if (value) params.set(name, value);
+  }
+  if (!$("#f-cutoff").checked) params.set("cutoff", "false");
+  return params;
+}
+
+function setFilters(params) {
+  for (const name of FILTERS) $(`#f-${name}`).value = params.get(name) || "";
+  $("#f-cutoff").checked = params.get("cutoff") !== "false";
+  $("#filters").open = FILTERS.some((name) => params.get(name)) || $("#filters").open;
+}
+
 function pageUrl(q) {
-  if (q.type === "text") return `?q=${encodeURIComponent(q.q)}`;
-  if (q.type === "similar") return `?similar=${q.id}`;
+  const extra = filterParams().toString();
+  const tail = extra ? `&${extra}` : "";
+  if (q.type === "text") return `?q=${encodeURIComponent(q.q)}${tail}`;
+  if (q.type === "similar") return `?similar=${q.id}${tail}`;
   return location.pathname;
 }
 
@@ -48,6 +69,7 @@ function start(q, { push = true } = {}) {
   loading = false; // a request still out for the old query is dropped on arrival; it must not block this one
   generation += 1;
   results.replaceChildren();
+  $("#more").hidden = true;
   const shown = $("#query-image");
   shown.hidden = q.type !== "image";
   if (q.type === "image") {
@@ -64,7 +86,7 @@ function start(q, { push = true } = {}) {
 }
 
 async function fetchPage(q, from) {
-  const params = `k=${PAGE}&offset=${from}`;
+  const params = `k=${PAGE}&offset=${from}&${filterParams()}`;
   if (q.type === "text") return api(`/api/search?q=${encodeURIComponent(q.q)}&${params}`);
   if (q.type === "similar") return api(`/api/media/${q.id}/similar?${params}`);
   const form = new FormData();
@@ -83,6 +105,8 @@ async function loadMore() {
     page.hits.forEach((hit) => results.append(card(hit)));
     offset += page.hits.length;
     exhausted = page.next_offset === null;
+    // Words cut at the relevance threshold: offer the rest rather than hide that there is one.
+    $("#more").hidden = !(exhausted && isTextQuery() && $("#f-cutoff").checked);
     const total = results.children.length;
     setStatus(total === 0 ? "Nothing found." : `${total} result${total === 1 ? "" : "s"}${exhausted ? "" : "+"} · ${page.took_ms} ms`);
   } catch (error) {
@@ -94,6 +118,10 @@ async function loadMore() {
     if (mine === generation) loading = false;
   }
   if (mine === generation && !exhausted && sentinelVisible()) loadMore();
+}
+
+function isTextQuery() {
+  return query !== null && query.type === "text";
 }
 
 function sentinelVisible() {
@@ -190,6 +218,7 @@ function searchImage(file) {
 
 function fromLocation() {
   const params = new URLSearchParams(location.search);
+  setFilters(params);
   if (params.get("q")) start({ type: "text", q: params.get("q") }, { push: false });
   else if (/^\d+$/.test(params.get("similar") || "")) start({ type: "similar", id: Number(params.get("similar")) }, { push: false });
 }
@@ -198,6 +227,14 @@ $("#search-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const q = $("#q").value.trim();
   if (q) start({ type: "text", q });
+});
+$("#filter-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  if (query) start(query);
+});
+$("#show-all").addEventListener("click", () => {
+  $("#f-cutoff").checked = false;
+  if (query) start(query);
 });
 $("#file").addEventListener("change", (event) => searchImage(event.target.files[0]));
 $("#clear-image").addEventListener("click", () => {

@@ -76,6 +76,14 @@ def test_search_scroll_open_more_like_this_and_upload(page: Page, server: str, s
     first_score = float(page.locator("#results .card .score").first.inner_text())
     assert 0 < first_score <= 1
 
+    # The words are cut at the relevance threshold: the page says so and offers the rest.
+    expect(page.locator("#show-all")).to_be_visible(timeout=15_000)
+    relevant = page.locator("#results .card").count()
+    assert 0 < relevant < 62
+    page.click("#show-all")
+    assert "cutoff=false" in page.url
+    expect(page.locator("#results .card")).to_have_count(30, timeout=15_000)
+
     # Infinite scroll: the rest of the library arrives page by page, each picture once.
     for loaded in (60, 62):
         page.mouse.wheel(0, 20_000)

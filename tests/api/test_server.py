@@ -34,19 +34,21 @@ def test_text_search_finds_what_the_words_describe(client: TestClient, served: S
     first = body["hits"][0]
     assert first["rank"] == 1 and first["kind"] == "image"
     assert first["thumbnail_url"] == f"/api/media/{first['id']}/thumbnail"
-    scores = [hit["score"] for hit in body["hits"]]
-    assert scores == sorted(scores, reverse=True)
+    # The order is the fusion of the vector and lexical rankings; each hit says what every stage gave it.
+    fused = [hit["stages"].get("fused", 0.0) for hit in body["hits"]]
+    assert fused == sorted(fused, reverse=True) and all("vector" in hit["stages"] for hit in body["hits"])
 
 
 def test_pages_return_every_hit_exactly_once(client: TestClient) -> None:
-    everything = client.get("/api/search", params={"q": "blue squares", "k": 100}).json()
+    everything = client.get("/api/search", params={"q": "blue squares", "k": 100, "cutoff": False}).json()
     assert everything["next_offset"] is None  # the last page says so
     total = len(everything["hits"])
     assert total == 62  # 60 scenes + the EXIF JPEG + the unicode-named copy
     paged: list[int] = []
     offset: int | None = 0
     while offset is not None:
-        page = client.get("/api/search", params={"q": "blue squares", "k": 7, "offset": offset}).json()
+        params = {"q": "blue squares", "k": 7, "offset": offset, "cutoff": False}
+        page = client.get("/api/search", params=params).json()
         paged += [hit["id"] for hit in page["hits"]]
         assert [hit["rank"] for hit in page["hits"]] == list(range(offset + 1, offset + 1 + len(page["hits"])))
         offset = page["next_offset"]
@@ -66,7 +68,7 @@ def test_more_like_this_leaves_out_the_picture_itself(client: TestClient, served
     ids = [hit["id"] for hit in body["hits"]]
     assert first["id"] not in ids and len(ids) == 5
     # The unicode-named file is a byte copy of a scene: each is the other's nearest neighbour.
-    copy = client.get("/api/search", params={"q": "x", "k": 100}).json()["hits"]
+    copy = client.get("/api/search", params={"q": "x", "k": 100, "cutoff": False}).json()["hits"]
     unicode_hit = next(hit for hit in copy if hit["name"] == served.unicode_file.name)
     twin = client.get(f"/api/media/{unicode_hit['id']}/similar", params={"k": 1}).json()["hits"][0]
     assert twin["score"] > 0.999 and twin["id"] != unicode_hit["id"]
@@ -86,7 +88,7 @@ def test_image_to_texts_returns_its_own_captions(client: TestClient, served: Ser
 
 
 def test_media_metadata_carries_exif_and_unicode_names(client: TestClient, served: ServedLibrary) -> None:
-    hits = client.get("/api/search", params={"q": "anything", "k": 100}).json()["hits"]
+    hits = client.get("/api/search", params={"q": "anything", "k": 100, "cutoff": False}).json()["hits"]
     by_name = {hit["name"]: hit for hit in hits}
     jpeg = client.get(f"/api/media/{by_name['holiday.jpg']['id']}").json()
     assert jpeg["camera_make"] == "Fujifilm" and jpeg["camera_model"] == "X100V"
@@ -100,7 +102,7 @@ def test_media_metadata_carries_exif_and_unicode_names(client: TestClient, serve
 
 
 def test_thumbnails_are_small_cached_and_revalidated(client: TestClient, served: ServedLibrary) -> None:
-    hits = client.get("/api/search", params={"q": "anything", "k": 100}).json()["hits"]
+    hits = client.get("/api/search", params={"q": "anything", "k": 100, "cutoff": False}).json()["hits"]
     jpeg_id = next(hit["id"] for hit in hits if hit["name"] == "holiday.jpg")
     response = client.get(f"/api/media/{jpeg_id}/thumbnail", params={"size": 100})
     assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg"
@@ -120,7 +122,7 @@ def test_a_file_gone_from_disk_is_404_not_500(served: ServedLibrary, tmp_path: P
     shutil.copytree(served.photos, photos, ignore=shutil.ignore_patterns("scene-3-0001*", "scene-3-0002*"))
     index(library, photos)
     with TestClient(create_app(served.settings(library=library))) as client:
-        hits = client.get("/api/search", params={"q": "anything", "k": 100}).json()["hits"]
+        hits = client.get("/api/search", params={"q": "anything", "k": 100, "cutoff": False}).json()["hits"]
         victim = hits[0]
         Path(victim["path"]).unlink()
         for url in (victim["file_url"], victim["thumbnail_url"]):

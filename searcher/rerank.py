@@ -1,0 +1,164 @@
+"""A second, stronger model that rescores the top of a ranking: index fast with a small model, rerank with a big one.
+
+Its image embeddings are computed the first time an image reaches the top, and kept in
+`LIBRARY/rerank/<model>.sqlite` keyed by content hash (a moved file keeps its entry, an edited one
+gets a new one). That file is a cache, not the catalog: readers may write it, losing it costs only
+time, and a read-only library keeps the embeddings in memory instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from indexer.catalog import Catalog, pack
+from indexer.decode import DecodeError, decode_image
+from indexer.model_spec import ModelSpec, resolve
+from searcher.query import Term, combine
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from indexer.encoder import Encoder
+
+log = logging.getLogger(__name__)
+BATCH = 32
+
+
+def cache_name(spec: ModelSpec) -> str:
+    identity = json.dumps(spec.identity(), sort_keys=True)
+    return f"{spec.name}-{hashlib.sha256(identity.encode()).hexdigest()[:12]}.sqlite"
+
+
+class EmbeddingCache:
+    """content hash → unit vector, in SQLite beside the catalog (or only in memory when it cannot be written)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.memory: dict[str, bytes] = {}
+        self.conn: sqlite3.Connection | None = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("CREATE TABLE IF NOT EXISTS vectors (content_hash TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+            conn.commit()
+            self.conn = conn
+        except (OSError, sqlite3.Error) as exc:
+            log.warning("rerank cache %s not writable (%s); keeping embeddings in memory", path, exc)
+        self.lock = threading.Lock()
+
+    def get(self, hashes: list[str]) -> dict[str, bytes]:
+        with self.lock:
+            found = {h: self.memory[h] for h in hashes if h in self.memory}
+            missing = [h for h in hashes if h not in found]
+            if self.conn is not None and missing:
+                for start in range(0, len(missing), 500):
+                    chunk = missing[start : start + 500]
+                    marks = ",".join("?" * len(chunk))
+                    rows = self.conn.execute(
+                        f"SELECT content_hash, vector FROM vectors WHERE content_hash IN ({marks})", chunk
+                    )
+                    found.update(rows.fetchall())
+            return found
+
+    def put(self, entries: dict[str, bytes]) -> None:
+        with self.lock:
+            if self.conn is None:
+                self.memory.update(entries)
+                return
+            try:
+                self.conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", list(entries.items()))
+                self.conn.commit()
+            except sqlite3.Error as exc:
+                log.warning("rerank cache write failed (%s); keeping embeddings in memory", exc)
+                self.memory.update(entries)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+
+class Reranker:
+    """Scores (query, image) pairs with the second model; thread-safe like the Searcher that owns it."""
+
+    def __init__(
+        self, library_path: Path, catalog: Catalog, model: str, pretrained: str | None, device: str, max_pixels: int
+    ) -> None:
+        self.spec = resolve(model, pretrained)
+        self.catalog = catalog
+        self.device = device
+        self.max_pixels = max_pixels
+        self.cache = EmbeddingCache(library_path / "rerank" / cache_name(self.spec))
+        self._encoder: Encoder | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def encoder(self) -> Encoder:
+        with self._lock:
+            if self._encoder is None:
+                from indexer.encoder import Encoder
+
+                self._encoder = Encoder(self.spec, self.device)
+            return self._encoder
+
+    def image_vectors(self, ids: list[int]) -> dict[int, np.ndarray]:
+        """Embeddings of indexed images by id; images that cannot be read now are left out."""
+        rows = self.catalog.media_rows(ids)
+        hashes = {item: row["content_hash"] for item, row in rows.items() if row["content_hash"]}
+        cached = self.cache.get(sorted(set(hashes.values())))
+        missing = [item for item in ids if item in hashes and hashes[item] not in cached]
+        for start in range(0, len(missing), BATCH):
+            batch = missing[start : start + BATCH]
+            pictures, made = [], []
+            for item in batch:
+                picture = self._decode(rows[item]["path"])
+                if picture is not None:
+                    pictures.append(picture)
+                    made.append(hashes[item])
+            if pictures:
+                encoded = self.encoder.encode_images(pictures)
+                fresh = {h: pack(vector) for h, vector in zip(made, encoded, strict=True)}
+                self.cache.put(fresh)
+                cached.update(fresh)
+        dim = None
+        found: dict[int, np.ndarray] = {}
+        for item in ids:
+            blob = cached.get(hashes.get(item, ""))
+            if blob is not None:
+                vector = np.frombuffer(blob, dtype="<f4").astype(np.float32)
+                dim = dim or len(vector)
+                found[item] = vector
+        return found
+
+    def _decode(self, path: str) -> Image.Image | None:
+        try:
+            data = Path(path).read_bytes()
+            return decode_image(data, self.encoder.image_size, self.max_pixels)[0]
+        except (OSError, DecodeError) as exc:
+            log.info("rerank skips %s: %s", path, exc)
+            return None
+
+    def query_vector(self, terms: list[Term], picture: Image.Image | None, media_id: int | None) -> np.ndarray | None:
+        """The query in the second model's space: its words, its picture, or an indexed image's cached embedding."""
+        encoder = self.encoder
+        image = None
+        if picture is not None:
+            image = encoder.encode_images([picture])[0]
+        elif media_id is not None:
+            image = self.image_vectors([media_id]).get(media_id)
+            if image is None:
+                return None
+        if not terms:
+            return image
+        return combine(terms, lambda text: encoder.encode_texts([text])[0], image)
+
+    def close(self) -> None:
+        self.cache.close()
