@@ -208,19 +208,6 @@ class Searcher:
         except DecodeError as exc:
             raise InputError(f"{name}: {exc}", IMAGE_HINT) from exc
 
-    def image_vector(self, path: str | Path) -> np.ndarray:
-        try:
-            data = Path(path).read_bytes()
-        except OSError as exc:
-            raise InputError(f"cannot read query image {path}: {exc.strerror or exc}") from exc
-        return self.image_bytes_vector(data, str(path))
-
-    def image_bytes_vector(self, data: bytes, name: str = "query image", max_pixels: int | None = None) -> np.ndarray:
-        image = self._decode(data, name, max_pixels)
-        encoder = self.encoder
-        with self._encode_lock:
-            return encoder.encode_images([image])[0]
-
     def media_vector(self, media_id: int) -> np.ndarray:
         ids, vectors = self.library.catalog.fetch_vectors("media", [media_id], self.library.dim())
         if not len(ids):
@@ -306,6 +293,13 @@ class Searcher:
         self, vector: np.ndarray, collection: Collection, wanted: int, allowed: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Ids and exact scores of the best `wanted` items (among `allowed` ids when given), best first."""
+        ids, scores, _ = self.candidates(vector, collection, wanted, allowed)
+        return ids, scores
+
+    def candidates(
+        self, vector: np.ndarray, collection: Collection, wanted: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`rank`, with the stored vectors it read (the later stages compare hits with each other)."""
         index = self._index(collection)
         query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
         if allowed is not None and len(allowed) <= EXACT_FILTER_LIMIT:
@@ -317,11 +311,11 @@ class Searcher:
             if allowed is not None:
                 candidates = candidates[np.isin(candidates, allowed)]
         if not len(candidates):
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), np.zeros((0, index.dim), np.float32)
         ids, vectors = self.library.catalog.fetch_vectors(collection, candidates.tolist(), index.dim)
         scores = vectors @ query[0]
         order = np.lexsort((ids, -scores))[:wanted]  # ties broken by id: stable pages
-        return ids[order], scores[order]
+        return ids[order], scores[order], vectors[order]
 
     def _hydrate(
         self,

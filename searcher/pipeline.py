@@ -86,7 +86,8 @@ def _rank(
 
     allowed = searcher.allowed(options.filters, collection)
     lap("filters")
-    ids, cosine = searcher.rank(query.vector, collection, pool, allowed)
+    ids, cosine, candidate_vectors = searcher.candidates(query.vector, collection, pool, allowed)
+    vector_of = dict(zip(ids.tolist(), candidate_vectors, strict=True))
     exhausted = len(ids) < pool
     lap("vector")
     stages: dict[int, dict[str, float]] = {
@@ -141,8 +142,9 @@ def _rank(
     missing = [item for item in order.tolist() if "vector" not in stages[item]]
     if missing:  # found only by the lexical stage: their cosine still tells the user something
         found, extra = searcher.library.catalog.fetch_vectors(collection, missing, len(query.vector))
-        for item, score in zip(found.tolist(), (extra @ query.vector).tolist(), strict=True):
+        for item, vector, score in zip(found.tolist(), extra, (extra @ query.vector).tolist(), strict=True):
             stages[item]["vector"] = float(score)
+            vector_of[item] = vector
         order = np.asarray([item for item in order.tolist() if "vector" in stages[item]], dtype=np.int64)
     scores = np.asarray([stages[item]["vector"] for item in order.tolist()], dtype=np.float32)
 
@@ -169,9 +171,7 @@ def _rank(
     duplicates: list[tuple[int, ...]] = [() for _ in range(len(order))]
     vectors: np.ndarray | None = None
     if (ranking.collapse or ranking.mmr is not None) and len(order):
-        found, vectors = searcher.library.catalog.fetch_vectors(collection, order.tolist(), len(query.vector))
-        position_of = {item: position for position, item in enumerate(found.tolist())}
-        vectors = vectors[[position_of[item] for item in order.tolist()]]
+        vectors = np.stack([vector_of[item] for item in order.tolist()])
     if ranking.collapse and vectors is not None:
         parent = collapse_duplicates(vectors, ranking.duplicate_similarity)
         grouped: dict[int, list[int]] = {}

@@ -128,14 +128,11 @@ class Reranker:
                 fresh = {h: pack(vector) for h, vector in zip(made, encoded, strict=True)}
                 self.cache.put(fresh)
                 cached.update(fresh)
-        dim = None
         found: dict[int, np.ndarray] = {}
         for item in ids:
             blob = cached.get(hashes.get(item, ""))
             if blob is not None:
-                vector = np.frombuffer(blob, dtype="<f4").astype(np.float32)
-                dim = dim or len(vector)
-                found[item] = vector
+                found[item] = np.frombuffer(blob, dtype="<f4").astype(np.float32)
         return found
 
     def _decode(self, path: str) -> Image.Image | None:
