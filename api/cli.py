@@ -16,12 +16,12 @@ from typing import Annotated, Any, Literal, TypeVar
 import typer
 from rich.console import Console
 
+from core.errors import XmodalError
+from core.settings import Device, Settings, load_settings
 from indexer.catalog import Collection
-from indexer.errors import XmodalError
 from indexer.library import Library
 from indexer.lock import describe_command
 from indexer.scan import normalize_roots
-from indexer.settings import Device, Settings, load_settings
 
 Freeze = Literal["image", "text"]
 
@@ -161,9 +161,9 @@ def search(
 ) -> None:
     """Search by words (text→image), by a picture (--image), both, or for texts about them (--texts)."""
     from api.render import print_hits
-    from indexer.errors import InputError
+    from core.errors import InputError
+    from core.options import Filters
     from searcher.engine import Query, Searcher, SearchOptions, Stages
-    from searcher.filters import Filters
 
     if query is None and image is None:
         raise InputError("give a text query, --image PHOTO, or both", 'e.g. xmodal search "a dog on the beach"')
@@ -223,7 +223,7 @@ def watch(
     quiet: QuietOpt = None,
 ) -> None:
     """Keep the library up to date: a full scan, then every change (add, edit, move, delete) within seconds."""
-    from indexer.errors import InputError
+    from core.errors import InputError
     from indexer.watch import Watcher, WatchOptions
 
     settings = load_settings(library=library, device=device, quiet=quiet)
@@ -271,7 +271,7 @@ def train(
     seed: int = 0,
 ) -> None:
     """Train or fine-tune a CLIP model on image–caption pairs; prints held-out Recall@K every epoch."""
-    from indexer.train import TrainConfig, Trainer
+    from training.trainer import TrainConfig, Trainer
 
     config = TrainConfig(
         pairs=pairs,
@@ -307,10 +307,10 @@ def evaluate_pairs(
     import tempfile
 
     from api.render import print_eval, print_stage_eval
-    from indexer.pairs import load_pairs
     from indexer.pipeline import add_texts, index_paths
     from searcher.engine import Searcher
-    from searcher.evaluate import evaluate, evaluate_stages, stage_variants
+    from training.evaluate import evaluate, evaluate_stages, stage_variants
+    from training.pairs import load_pairs
 
     data = load_pairs(pairs)
     with tempfile.TemporaryDirectory(prefix="xmodal-eval-") as scratch:

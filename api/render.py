@@ -14,7 +14,7 @@ from searcher.hits import Hit
 
 if TYPE_CHECKING:
     from indexer.pipeline import IndexReport
-    from searcher.evaluate import EvalReport, StageMetrics
+    from training.evaluate import EvalReport, StageMetrics
 
 
 def _shown_path(path: str) -> str:

@@ -26,12 +26,13 @@ from api.schemas import ErrorBody, HealthOut, HitOut, MediaOut, SearchResponse, 
 from api.state import LibraryState, NotReady
 from api.stats import library_stats
 from api.thumbnails import Thumbnails, bucket
+from core.errors import InputError, NotAnImage, NotFound, XmodalError
+from core.options import Filters, Orientation
+from core.settings import Settings, load_settings
+from indexer.catalog import MediaRow
 from indexer.decode import DecodeError
-from indexer.errors import InputError, NotAnImage, NotFound, XmodalError
-from indexer.settings import Settings, load_settings
 from searcher.engine import Query as SearchQuery
 from searcher.engine import Searcher, SearchOptions, Sort, Stages
-from searcher.filters import Filters, Orientation
 from searcher.hits import Hit
 
 STATIC = Path(__file__).parent / "static"
@@ -103,7 +104,15 @@ def search_options(
     mmr: Annotated[float | None, Query(ge=0, le=1, description="Diversify: MMR lambda (1 = relevance only).")] = None,
 ) -> SearchOptions:
     """The same options as `xmodal search`'s flags."""
-    filters = Filters(folder, _day(after), _day(before), media_type, camera, min_size, orientation)
+    filters = Filters(
+        folder=folder,
+        after=_day(after),
+        before=_day(before),
+        media_type=media_type,
+        camera=camera,
+        min_size=min_size,
+        orientation=orientation,
+    )
     stages = Stages(hybrid=hybrid, expand=expand, rerank=rerank, collapse=collapse, cutoff=cutoff, mmr=mmr)
     return SearchOptions(k=k, offset=offset, filters=filters, sort=sort, min_score=min_score, stages=stages)
 
@@ -206,9 +215,9 @@ def create_app(settings: Settings) -> FastAPI:
         name = upload.filename or "uploaded image"
         return SearchQuery(words, read_upload(upload), name, max_pixels=settings.max_upload_pixels)
 
-    def media_row(searcher: Searcher, media_id: int) -> dict[str, Any]:
+    def media_row(searcher: Searcher, media_id: int) -> MediaRow:
         row = searcher.library.catalog.media_rows([media_id]).get(media_id)
-        if row is None or row["status"] != "ok":
+        if row is None or row.status != "ok":
             raise NotFound(f"no indexed image has id {media_id}")
         return row
 
@@ -252,20 +261,20 @@ def create_app(settings: Settings) -> FastAPI:
     @api.get("/media/{media_id}", responses=MEDIA_ERRORS, summary="An indexed image's metadata")
     def media(searcher: SearcherDep, media_id: MediaId) -> MediaOut:
         row = media_row(searcher, media_id)
-        path = Path(row["path"])
+        path = Path(row.path)
         return MediaOut(
             id=media_id,
-            path=row["path"],
+            path=row.path,
             name=path.name,
             folder=str(path.parent),
-            size=row["size"],
-            format=row["format"],
-            width=row["width"],
-            height=row["height"],
-            taken_at=row["taken_at"],
-            camera_make=row["camera_make"],
-            camera_model=row["camera_model"],
-            indexed_at=datetime.fromtimestamp(row["indexed_at"], timezone.utc).isoformat(timespec="seconds"),
+            size=row.size,
+            format=row.format,
+            width=row.width,
+            height=row.height,
+            taken_at=row.taken_at,
+            camera_make=row.camera_make,
+            camera_model=row.camera_model,
+            indexed_at=datetime.fromtimestamp(row.indexed_at, timezone.utc).isoformat(timespec="seconds"),
             thumbnail_url=f"/api/media/{media_id}/thumbnail",
             file_url=f"/api/media/{media_id}/file",
         )
@@ -298,12 +307,12 @@ def create_app(settings: Settings) -> FastAPI:
     ) -> Response:
         row = media_row(searcher, media_id)
         size = bucket(size)
-        etag = f'"{media_id}-{(row["content_hash"] or "")[:16]}-{size}"'
+        etag = f'"{media_id}-{(row.content_hash or "")[:16]}-{size}"'
         headers = {"ETag": etag, "Cache-Control": "private, max-age=86400"}
         if request.headers.get("if-none-match") == etag:
             return Response(status_code=304, headers=headers)
         try:
-            data = thumbnails.get(media_id, Path(row["path"]), row["content_hash"] or "none", size)
+            data = thumbnails.get(media_id, Path(row.path), row.content_hash or "none", size)
         except FileNotFoundError:
             raise NotFound(
                 f"image {media_id} is no longer on disk", "the watcher or the next index run drops it"
@@ -320,12 +329,12 @@ def create_app(settings: Settings) -> FastAPI:
     )
     def original(searcher: SearcherDep, media_id: MediaId) -> FileResponse:
         row = media_row(searcher, media_id)  # the path comes from the catalog only, never from the URL
-        path = Path(row["path"])
+        path = Path(row.path)
         if not path.is_file():
             raise NotFound(f"image {media_id} is no longer on disk", "the watcher or the next index run drops it")
         return FileResponse(
             path,
-            media_type=MEDIA_TYPES.get(row["format"] or "", "application/octet-stream"),
+            media_type=MEDIA_TYPES.get(row.format or "", "application/octet-stream"),
             filename=path.name,
             content_disposition_type="inline",
         )

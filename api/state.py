@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
-from indexer.errors import XmodalError
+from core.errors import XmodalError
+from core.settings import Settings
 from indexer.library import Library
-from indexer.settings import Settings
 from searcher.engine import Searcher
 
 RETRY_SECONDS = 2.0

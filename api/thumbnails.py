@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
-import tempfile
 from pathlib import Path
 
+from core.files import atomic_write_bytes
 from indexer.decode import decode_image
 
 SIZES = (128, 256, 512, 1024)  # a requested size is rounded up to one of these: the cache stays bounded
@@ -44,16 +43,6 @@ class Thumbnails:
 
     @staticmethod
     def _store(path: Path, data: bytes) -> None:
-        """Atomically, and never fatally: a read-only library still serves thumbnails, uncached."""
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        except OSError:
-            return
-        try:
-            with os.fdopen(handle, "wb") as file:
-                file.write(data)
-            os.replace(temporary, path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
+        """Never fatally: a read-only library still serves thumbnails, uncached. A cache needs no fsync."""
+        with contextlib.suppress(OSError):
+            atomic_write_bytes(path, data, durable=False)

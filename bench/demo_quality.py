@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from bench._results import machine, write_section
+from core.settings import load_settings
 from data.scenes import COLOURS, SHAPES, generate
 from indexer.library import Library
 from indexer.pipeline import index_paths
-from indexer.settings import load_settings
 from searcher.engine import Searcher
-from searcher.evaluate import evaluate
+from training.evaluate import evaluate
 
 
 def label(captions: list[str]) -> tuple[str, str]:

@@ -17,11 +17,11 @@ import open_clip
 import torch
 
 from bench._results import machine, write_section
+from core.settings import load_settings
 from indexer.decode import decode_image
 from indexer.library import Library
-from indexer.model_init import write_random_checkpoint
 from indexer.pipeline import index_paths
-from indexer.settings import load_settings
+from training.random_weights import write_random_checkpoint
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_IMAGES = REPO.parent / "shared" / "data" / "flickr8k-dev" / "images"

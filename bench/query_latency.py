@@ -18,13 +18,13 @@ import numpy as np
 import open_clip
 
 from bench._results import machine, percentile, write_section
+from core.settings import load_settings
 from indexer.catalog import MediaRecord
 from indexer.encoder import Encoder
 from indexer.library import Library
-from indexer.model_init import write_random_checkpoint
 from indexer.model_spec import resolve
-from indexer.settings import load_settings
 from searcher.engine import Searcher
+from training.random_weights import write_random_checkpoint
 
 DIM = 512
 

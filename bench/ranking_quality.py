@@ -18,13 +18,14 @@ import tempfile
 from pathlib import Path
 
 from bench._results import machine, write_section
+from core.options import Ranking
+from core.settings import load_settings
 from data.scenes import generate
 from indexer.library import Library
-from indexer.model_init import write_random_checkpoint
 from indexer.pipeline import add_texts, index_paths
-from indexer.settings import RankingSettings, load_settings
 from searcher.engine import Searcher
-from searcher.evaluate import StageMetrics, evaluate_stages, stage_variants
+from training.evaluate import StageMetrics, evaluate_stages, stage_variants
+from training.random_weights import write_random_checkpoint
 
 REPO = Path(__file__).resolve().parent.parent
 HEADER = "| stages | R@1 | R@5 | R@10 | MRR | absent: hits of 100 | p50 ms |\n|---|---|---|---|---|---|---|"
@@ -51,9 +52,7 @@ def build(root: Path, scenes: int, sidecars: str, confusable: bool, model: str, 
     return root
 
 
-def run(
-    root: Path, variants: dict[str, RankingSettings], rerank: RankingSettings | None = None
-) -> dict[str, StageMetrics]:
+def run(root: Path, variants: dict[str, Ranking], rerank: Ranking | None = None) -> dict[str, StageMetrics]:
     pairs_file = root / "data" / "pairs.csv"
     with open(pairs_file) as handle:
         pairs = [(str((root / "data" / row["image"]).absolute()), row["caption"]) for row in csv.DictReader(handle)]
@@ -72,7 +71,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenes", type=int, default=300)
     args = parser.parse_args()
-    base = RankingSettings()
+    base = Ranking()
     sections = []
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)

@@ -19,9 +19,10 @@ import numpy as np
 
 from bench._results import machine, write_section
 from bench.serve_load import build_library, queries, source_images
+from core.options import Ranking
+from core.settings import load_settings
 from data.scenes import TRAIN_TEMPLATES, random_scene
 from indexer.library import Library
-from indexer.settings import RankingSettings, load_settings
 from searcher import pipeline
 from searcher.engine import Query, Searcher, SearchOptions
 
@@ -42,7 +43,7 @@ def add_captions(library: Path, every: int) -> int:
     return len(ids)
 
 
-def measure(searcher: Searcher, texts: list[str], ranking: RankingSettings) -> dict[str, list[float]]:
+def measure(searcher: Searcher, texts: list[str], ranking: Ranking) -> dict[str, list[float]]:
     found: dict[str, list[float]] = {stage: [] for stage in STAGES}
     options = SearchOptions(k=30, ranking=ranking)
     fresh = f" {time.perf_counter_ns()}"  # new words each run: the encode is measured, not the query cache
@@ -73,13 +74,13 @@ def main() -> None:
         build_library(library, args.items, source_images(scratch))
         captions = add_captions(library, 3)
         print(f"built {args.items} items, {captions} captions in {time.perf_counter() - started:.0f} s", flush=True)
-        everything = RankingSettings(hybrid=True, cutoff=True, collapse=True, mmr=0.7, rerank_model="demo")
+        everything = Ranking(hybrid=True, cutoff=True, collapse=True, mmr=0.7, rerank_model="demo")
         settings = load_settings(library=library, quiet=True)
         with Library.open_reader(library) as lib:
             searcher = Searcher(lib, settings)
             searcher.prepare(Query("warm up"), everything)  # the model loads once, not in the numbers
             runs = {
-                "vector only": measure(searcher, texts, RankingSettings(hybrid=False, cutoff=False)),
+                "vector only": measure(searcher, texts, Ranking(hybrid=False, cutoff=False)),
                 "every stage, reranker cold": measure(searcher, texts, everything),
                 "every stage, reranker warm": measure(searcher, texts, everything),
             }

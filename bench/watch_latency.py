@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from bench._results import machine, percentile, write_section
+from core.settings import load_settings
 from indexer.catalog import MediaRecord
 from indexer.library import Library
-from indexer.model_init import write_random_checkpoint
-from indexer.settings import load_settings
 from indexer.watch import Watcher, WatchOptions
+from training.random_weights import write_random_checkpoint
 
 REPO = Path(__file__).resolve().parent.parent
 

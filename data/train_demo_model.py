@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from data.scenes import generate
-from indexer.train import TrainConfig, Trainer
+from training.trainer import TrainConfig, Trainer
 
 REPO = Path(__file__).resolve().parent.parent
 

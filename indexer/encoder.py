@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from indexer.errors import ModelError
+from core.errors import ModelError
 from indexer.hashing import file_sha256
 from indexer.model_spec import ModelSpec
 

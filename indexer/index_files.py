@@ -8,13 +8,13 @@ generation in force, never a half-written file.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import faiss
 
+from core.files import atomic_path, atomic_write_text
 from indexer.ann import AnnShape
 
 KEEP_GENERATIONS = 2  # the newest, plus the one a reader may be opening right now
@@ -71,13 +71,10 @@ class IndexFiles:
         previous = self.read_manifest()
         generation = (previous.generation + 1) if previous else 1
         name = f"{self.collection}-{generation:06d}.faiss"
-        tmp = self.folder / f".{name}.tmp"
-        faiss.write_index(index, str(tmp))
-        _fsync_file(tmp)
-        os.replace(tmp, self.folder / name)
+        with atomic_path(self.folder / name) as temporary:
+            faiss.write_index(index, str(temporary))
         manifest = Manifest(generation, name, version, dim, int(index.ntotal), shape)
-        _atomic_write_text(self.manifest_path, json.dumps(manifest.to_json(), indent=2))
-        _fsync_dir(self.folder)
+        atomic_write_text(self.manifest_path, json.dumps(manifest.to_json(), indent=2))
         self._prune(generation)
         return manifest
 
@@ -89,30 +86,5 @@ class IndexFiles:
                 continue
             if generation <= newest - KEEP_GENERATIONS:
                 path.unlink(missing_ok=True)
-        for tmp in self.folder.glob(f".{self.collection}-*.tmp"):
-            tmp.unlink(missing_ok=True)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        for leftover in self.folder.glob(f".{self.collection}-*.tmp"):  # a writer killed mid-write
+            leftover.unlink(missing_ok=True)

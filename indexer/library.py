@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.errors import LibraryNotFound, ModelError
+from core.settings import Settings
 from indexer.catalog import Catalog, Collection
-from indexer.errors import LibraryNotFound, ModelError
 from indexer.index_files import IndexFiles
 from indexer.lock import WriterLock
 from indexer.model_spec import ModelSpec, check_same_model, resolve
-from indexer.settings import Settings
 from indexer.vector_index import VectorIndex
 
 if TYPE_CHECKING:  # torch is imported only by commands that encode: `stats` and `--help` stay fast

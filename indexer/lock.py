@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from types import TracebackType
 
-from indexer.errors import LibraryLocked
+from core.errors import LibraryLocked
 
 
 class WriterLock:

@@ -8,9 +8,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from indexer.errors import ModelError, ModelMismatch
+from core.errors import ModelError, ModelMismatch
+from core.settings import DEFAULT_MODEL, DEFAULT_PRETRAINED
 from indexer.hashing import file_sha256
-from indexer.settings import DEFAULT_MODEL, DEFAULT_PRETRAINED
 
 DEMO_MODEL_DIR = Path(__file__).parent / "demo_model"  # trained by data/train_demo_model.py
 CHECKPOINT_NAMES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin", "model.safetensors", "model.pt")

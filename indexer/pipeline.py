@@ -14,19 +14,18 @@ from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
-from indexer.catalog import KnownFile, MediaRecord
+from core.settings import Settings
+from indexer.catalog import KnownFile, MediaRecord, MediaRow
 from indexer.decode import DecodeError, ImageInfo, decode_image
 from indexer.encoder import Encoder
 from indexer.hashing import content_hash
 from indexer.library import Library
 from indexer.progress import ProgressReporter
 from indexer.scan import FoundFile, normalize_roots, scan
-from indexer.settings import Settings
 from indexer.texts import parse_text_file, source_unchanged, sync_source
 
 log = logging.getLogger(__name__)
@@ -249,15 +248,15 @@ class IndexRun:
             return
         source_row = sources[source_ids[0]]
         _, vectors = self.catalog.fetch_vectors("media", source_ids[:1], self.encoder.dim)
-        info = ImageInfo(**{name: source_row[name] for name in ImageInfo.__dataclass_fields__})
+        info = ImageInfo(**{name: getattr(source_row, name) for name in ImageInfo.__dataclass_fields__})
         record = _ok_record(file, outcome.hash, info, row.id if row is not None else None)
         self._batch.append((record, vectors[0], False))
         self.report.duplicates += 1
 
-    def _vanished_rows(self, rows: dict[int, dict[str, Any]]) -> list[int]:
+    def _vanished_rows(self, rows: dict[int, MediaRow]) -> list[int]:
         """Rows with this content whose file is gone from disk: the content moved here."""
         taken = {move[0] for move in self._moves}
-        return [i for i, row in rows.items() if i not in taken and not os.path.exists(row["path"])]
+        return [i for i, row in rows.items() if i not in taken and not os.path.exists(row.path)]
 
     def _flush(self) -> None:
         self.catalog.move_media(self._moves)

@@ -9,8 +9,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.errors import InputError
 from indexer.decode import IMAGE_EXTENSIONS
-from indexer.errors import InputError
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import InputError
 from indexer.catalog import Catalog
-from indexer.errors import InputError
 
 TEXT_SUFFIXES = {".txt": "txt", ".md": "md", ".markdown": "md", ".csv": "csv"}
 MAX_TEXT_CHARS = 2000

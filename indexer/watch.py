@@ -22,12 +22,12 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
+from core.settings import Settings
 from indexer.decode import IMAGE_EXTENSIONS
 from indexer.encoder import Encoder
 from indexer.library import Library
 from indexer.pipeline import IndexReport, index_paths
 from indexer.scan import normalize_roots
-from indexer.settings import Settings
 
 log = logging.getLogger("xmodal.watch")
 COLLAPSE_TO_FOLDER = 20  # this many changed entries in one folder: rescan the folder instead

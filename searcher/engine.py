@@ -16,16 +16,18 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from core.errors import InputError, NotAnImage, NotFound
+from core.options import Filters
+from core.options import Ranking as RankingSettings
+from core.settings import Settings
 from indexer import ann
 from indexer.catalog import Collection
+from indexer.catalog.queries import allowed_ids
 from indexer.decode import DecodeError, NotAnImageError, decode_image
-from indexer.errors import InputError, NotAnImage, NotFound
 from indexer.library import Library
-from indexer.settings import RankingSettings, Settings
 from indexer.vector_index import VectorIndex
 from searcher import pipeline
 from searcher.cutoff import ScoreNorm, sample_rows, score_norm
-from searcher.filters import Filters, allowed_ids
 from searcher.hits import Hit
 from searcher.lexical import Lexical
 from searcher.pipeline import PreparedQuery
@@ -327,7 +329,7 @@ class Searcher:
         duplicates: list[tuple[int, ...]] | None = None,
     ) -> list[Hit]:
         catalog = self.library.catalog
-        rows: dict[int, dict[str, Any]] = (
+        rows: dict[int, Any] = (
             catalog.media_rows(ids.tolist()) if collection == "media" else catalog.text_rows(ids.tolist())
         )
         hits = []
@@ -340,18 +342,17 @@ class Searcher:
             if duplicates and duplicates[position]:
                 extra["duplicates"] = duplicates[position]
             if collection == "media":
-                camera = " ".join(part for part in (row["camera_make"], row["camera_model"]) if part) or None
                 hits.append(
                     Hit(
                         item_id,
                         rank,
                         float(score),
                         "image",
-                        path=row["path"],
-                        width=row["width"],
-                        height=row["height"],
-                        taken_at=row["taken_at"],
-                        camera=camera,
+                        path=row.path,
+                        width=row.width,
+                        height=row.height,
+                        taken_at=row.taken_at,
+                        camera=row.camera,
                         **extra,
                     )
                 )
@@ -362,9 +363,9 @@ class Searcher:
                         rank,
                         float(score),
                         "text",
-                        text=row["text"],
-                        source=row["source"],
-                        media_id=row["media_id"],
+                        text=row.text,
+                        source=row.source,
+                        media_id=row.media_id,
                         **extra,
                     )
                 )

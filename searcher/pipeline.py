@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core.options import Ranking as RankingSettings
 from indexer.catalog import Collection
-from indexer.settings import RankingSettings
+from indexer.catalog.queries import taken_dates
 from searcher.diversity import collapse_duplicates, mmr_order
-from searcher.filters import taken_dates
 from searcher.fusion import reciprocal_rank_fusion
 from searcher.lexical import words_of
 

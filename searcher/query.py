@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.errors import InputError
+from core.errors import InputError
 
 _OPERATOR = re.compile(r"\s+([+-])\s+")
 _WEIGHT = re.compile(r"^(\d+(?:\.\d+)?|\.\d+)\s*:\s*(.*)$")

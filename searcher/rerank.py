@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import sqlite3
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from indexer.catalog import Catalog, pack
+from indexer.catalog.embedding_cache import EmbeddingCache
 from indexer.decode import DecodeError, decode_image
 from indexer.model_spec import ModelSpec, resolve
 from searcher.query import Term, combine
@@ -35,55 +35,6 @@ BATCH = 32
 def cache_name(spec: ModelSpec) -> str:
     identity = json.dumps(spec.identity(), sort_keys=True)
     return f"{spec.name}-{hashlib.sha256(identity.encode()).hexdigest()[:12]}.sqlite"
-
-
-class EmbeddingCache:
-    """content hash → unit vector, in SQLite beside the catalog (or only in memory when it cannot be written)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.memory: dict[str, bytes] = {}
-        self.conn: sqlite3.Connection | None = None
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("CREATE TABLE IF NOT EXISTS vectors (content_hash TEXT PRIMARY KEY, vector BLOB NOT NULL)")
-            conn.commit()
-            self.conn = conn
-        except (OSError, sqlite3.Error) as exc:
-            log.warning("rerank cache %s not writable (%s); keeping embeddings in memory", path, exc)
-        self.lock = threading.Lock()
-
-    def get(self, hashes: list[str]) -> dict[str, bytes]:
-        with self.lock:
-            found = {h: self.memory[h] for h in hashes if h in self.memory}
-            missing = [h for h in hashes if h not in found]
-            if self.conn is not None and missing:
-                for start in range(0, len(missing), 500):
-                    chunk = missing[start : start + 500]
-                    marks = ",".join("?" * len(chunk))
-                    rows = self.conn.execute(
-                        f"SELECT content_hash, vector FROM vectors WHERE content_hash IN ({marks})", chunk
-                    )
-                    found.update(rows.fetchall())
-            return found
-
-    def put(self, entries: dict[str, bytes]) -> None:
-        with self.lock:
-            if self.conn is None:
-                self.memory.update(entries)
-                return
-            try:
-                self.conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", list(entries.items()))
-                self.conn.commit()
-            except sqlite3.Error as exc:
-                log.warning("rerank cache write failed (%s); keeping embeddings in memory", exc)
-                self.memory.update(entries)
-
-    def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
 
 
 class Reranker:
@@ -112,14 +63,14 @@ class Reranker:
     def image_vectors(self, ids: list[int]) -> dict[int, np.ndarray]:
         """Embeddings of indexed images by id; images that cannot be read now are left out."""
         rows = self.catalog.media_rows(ids)
-        hashes = {item: row["content_hash"] for item, row in rows.items() if row["content_hash"]}
+        hashes = {item: row.content_hash for item, row in rows.items() if row.content_hash}
         cached = self.cache.get(sorted(set(hashes.values())))
         missing = [item for item in ids if item in hashes and hashes[item] not in cached]
         for start in range(0, len(missing), BATCH):
             batch = missing[start : start + BATCH]
             pictures, made = [], []
             for item in batch:
-                picture = self._decode(rows[item]["path"])
+                picture = self._decode(rows[item].path)
                 if picture is not None:
                     pictures.append(picture)
                     made.append(hashes[item])

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from data.scenes import Scene, generate
-from indexer.model_init import write_random_checkpoint
+from training.random_weights import write_random_checkpoint
 
 REPO = Path(__file__).resolve().parent.parent
 TINY_CONFIG = REPO / "data" / "models" / "tiny-clip.json"

@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 
 from api.cli import app as cli_app
 from api.server import create_app
+from core.settings import Settings, load_settings
 from data.scenes import Scene, generate
-from indexer.settings import Settings, load_settings
 from tests.conftest import REPO
 
 EXIF_DATE, EXIF_MAKE, EXIF_MODEL, EXIF_IFD, EXIF_DATE_ORIGINAL = 0x0132, 0x010F, 0x0110, 0x8769, 0x9003

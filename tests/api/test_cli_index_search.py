@@ -188,7 +188,7 @@ def test_fatal_errors_exit_non_zero_with_a_message(cli: Cli, tmp_path: Path) -> 
 
 
 def test_another_model_on_an_existing_library_is_refused_unless_reindex(cli: Cli, tmp_path: Path) -> None:
-    from indexer.model_init import write_random_checkpoint
+    from training.random_weights import write_random_checkpoint
 
     photos = make_photo_folder(tmp_path / "photos", 3)
     cli.index(tmp_path / "photos")

@@ -13,7 +13,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.server import create_app
-from indexer.settings import Settings
+from core.settings import Settings
 from tests.api.conftest import ServedLibrary
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.errors import LibraryIncompatible
 from indexer.catalog import Catalog, MediaRecord
-from indexer.errors import LibraryIncompatible
 
 
 def record(path: str, **kw: object) -> MediaRecord:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import load_settings
 from indexer.library import Library
-from indexer.settings import load_settings
 from searcher.engine import Searcher
 from tests.conftest import FLICKR, Cli, TinyModel, make_photo_folder
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.errors import ModelError
 from indexer.encoder import Encoder
-from indexer.errors import ModelError
 from indexer.model_spec import resolve
 from tests.conftest import TinyModel, picture
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.errors import InputError
+from core.errors import InputError
 from indexer.scan import normalize_roots, scan
 from tests.conftest import write_picture
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from data.scenes import generate
-from indexer.train import TrainConfig, Trainer
 from tests.conftest import TINY_CONFIG, Cli, TinyModel
+from training.trainer import TrainConfig, Trainer
 
 
 @pytest.fixture(scope="module")

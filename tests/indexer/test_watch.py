@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from indexer.catalog import media, media_vectors
+from core.settings import load_settings
+from indexer.catalog.schema import media, media_vectors
 from indexer.library import Library
-from indexer.settings import load_settings
 from indexer.watch import Watcher, WatchOptions
 from tests.conftest import Cli, TinyModel, make_photo_folder, picture, write_picture
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.errors import InputError
+from core.errors import InputError
+from core.settings import load_settings
 from indexer.library import Library
-from indexer.settings import load_settings
 from searcher.engine import Searcher
 from tests.conftest import Cli, make_photo_folder
 

@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from api.server import create_app
+from core.errors import InputError
+from core.settings import load_settings
 from data.scenes import Scene
-from indexer.errors import InputError
-from indexer.settings import load_settings
 from searcher.query import Term, combine, parse_query
 from tests.conftest import Cli, picture
 

@@ -19,11 +19,12 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from core.errors import InputError, ModelError
+from core.files import atomic_path, atomic_write_text
 from indexer.decode import DecodeError, decode_image
 from indexer.encoder import load_open_clip, pick_device, register_config
-from indexer.errors import InputError, ModelError
 from indexer.model_spec import resolve, split_config
-from indexer.pairs import Pairs, load_pairs
+from training.pairs import Pairs, load_pairs
 
 Freeze = Literal["image", "text"]
 
@@ -246,14 +247,11 @@ class Trainer:
 
     def save(self) -> Path:
         out = self.config.out
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp")
-        torch.save({k: v.detach().cpu() for k, v in self.model.state_dict().items()}, tmp)
-        tmp.replace(out)
+        with atomic_path(out) as temporary:
+            torch.save({k: v.detach().cpu() for k, v in self.model.state_dict().items()}, temporary)
         config_path = out.with_suffix(".json")
-        config_path.write_text(
-            json.dumps({"model_cfg": self.model_config, "preprocess_cfg": self.preprocess_config or {}}, indent=2)
-        )
+        config = {"model_cfg": self.model_config, "preprocess_cfg": self.preprocess_config or {}}
+        atomic_write_text(config_path, json.dumps(config, indent=2))
         self.log(f"saved {out} and {config_path.name}")
         self.log(f"use it with: xmodal index PATH --model {config_path} --pretrained {out}")
         return out

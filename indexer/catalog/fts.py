@@ -1,4 +1,5 @@
-"""Full-text tables for lexical matching: file names, folders, camera, and the texts that describe an item.
+"""Full-text tables for lexical matching (file names, folders, camera, and the texts that describe an item),
+and the queries that ask them.
 
 SQLite triggers keep them in step with `media` and `texts`, so every writer (index, watch, texts,
 moves, deletes) updates them inside its own transaction, with no code of its own and no way to
@@ -7,6 +8,9 @@ drift. Porter stemming ("beaches" finds "beach"); underscores, dashes and dots s
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
 
 from sqlalchemy import Connection
 
@@ -57,3 +61,55 @@ def create(conn: Connection) -> None:
         f"INSERT INTO media_fts(rowid, name, folder, camera) SELECT {_media_values('media')} FROM media"
     )
     conn.exec_driver_sql("INSERT INTO text_fts(rowid, body) SELECT id, text FROM texts")
+
+
+# -- asking them -------------------------------------------------------------------------------
+
+Table = Literal["names", "texts"]  # file name/folder/camera of a picture, or a text that describes one
+NAME_WEIGHTS = (4.0, 1.0, 1.0)  # bm25(media_fts, name, folder, camera): a name says more than a folder
+
+
+def _quoted(word: str) -> str:
+    return '"' + word.replace('"', '""') + '"'
+
+
+def any_of(words: Sequence[str]) -> str:
+    return " OR ".join(_quoted(word) for word in words)
+
+
+def all_of(words: Sequence[str]) -> str:
+    return " AND ".join(_quoted(word) for word in words)
+
+
+def document_frequencies(conn: Connection, table: Table, words: Sequence[str]) -> tuple[int, dict[str, int]]:
+    """How many documents the table holds, and how many of them hold each word (stemmed as when indexed)."""
+    name = "media_fts" if table == "names" else "text_fts"
+    total = conn.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar() or 0
+    counts = {
+        word: conn.exec_driver_sql(f"SELECT count(*) FROM {name} WHERE {name} MATCH ?", (_quoted(word),)).scalar() or 0
+        for word in words
+    }
+    return int(total), {word: int(count) for word, count in counts.items()}
+
+
+def match(
+    conn: Connection, table: Table, expression: str, limit: int | None, exclude_sources: Sequence[str] = ()
+) -> list[tuple[int, float]]:
+    """(media id, BM25 score, higher is better) of the documents matching an FTS5 expression, best first.
+
+    Texts count for the picture they describe; texts from `exclude_sources` do not count at all.
+    """
+    cap = "LIMIT ?" if limit is not None else ""
+    tail = (limit,) if limit is not None else ()
+    if table == "names":
+        weights = ", ".join(map(str, NAME_WEIGHTS))
+        stmt = f"SELECT rowid, -bm25(media_fts, {weights}) FROM media_fts WHERE media_fts MATCH ? ORDER BY rank {cap}"
+        rows = conn.exec_driver_sql(stmt, (expression, *tail))
+    else:
+        skip = f"AND t.source NOT IN ({','.join('?' * len(exclude_sources))})" if exclude_sources else ""
+        stmt = (
+            "SELECT t.media_id, -bm25(text_fts) FROM text_fts JOIN texts t ON t.id = text_fts.rowid "
+            f"WHERE text_fts MATCH ? AND t.media_id IS NOT NULL {skip} ORDER BY rank {cap}"
+        )
+        rows = conn.exec_driver_sql(stmt, (expression, *exclude_sources, *tail))
+    return [(int(item), float(score)) for item, score in rows]

@@ -12,11 +12,11 @@ from time import perf_counter
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
 
-from indexer.catalog import Collection, media, texts
+from core.options import Ranking as RankingSettings
+from indexer.catalog import Collection
+from indexer.catalog.queries import captions_of, ids_for_paths
 from indexer.library import Library
-from indexer.settings import RankingSettings
 from searcher.engine import Query, Searcher, SearchOptions
 
 DEPTH = 100  # ranks beyond this count as misses for MRR
@@ -68,20 +68,16 @@ def evaluate(
     """text→image for every caption linked to one of the images (from `sources` only, when given: the pairs
     file, not sidecars that say the same), and image→text for every image (any caption of it is relevant)."""
     catalog, dim = library.catalog, library.dim()
-    with catalog.engine.connect() as conn:
-        path_to_id = dict(conn.execute(select(media.c.path, media.c.id).where(media.c.path.in_(image_paths))).all())  # type: ignore[arg-type]
-        links = conn.execute(
-            select(texts.c.id, texts.c.media_id).where(texts.c.media_id.in_(path_to_id.values()))
-        ).all()
+    path_to_id = ids_for_paths(catalog, image_paths)
+    captions = captions_of(catalog, list(path_to_id.values()))
+    links = [(text_id, media_id) for text_id, media_id, _, _ in captions]
     image_ids = sorted(path_to_id.values())
     text_of: dict[int, set[int]] = {}
     for text_id, media_id in links:
         text_of.setdefault(media_id, set()).add(text_id)
     _, image_vectors = catalog.fetch_vectors("media", image_ids, dim)
     if sources is not None:
-        with catalog.engine.connect() as conn:
-            chosen = set(conn.execute(select(texts.c.id).where(texts.c.source.in_(sources))).scalars())
-        text_ids = sorted(text_id for text_id, _ in links if text_id in chosen)
+        text_ids = sorted(text_id for text_id, _, _, source in captions if source in sources)
     else:
         text_ids = sorted(text_id for text_id, _ in links)
     _, text_vectors = catalog.fetch_vectors("texts", text_ids, dim)
@@ -174,15 +170,11 @@ def evaluate_stages(
     own image are left out of the lexical stage, along with `exclude_sources`.
     """
     catalog = library.catalog
-    with catalog.engine.connect() as conn:
-        paths = sorted({image for image, _ in pairs})
-        path_to_id = dict(conn.execute(select(media.c.path, media.c.id).where(media.c.path.in_(paths))).all())  # type: ignore[arg-type]
+    path_to_id = ids_for_paths(catalog, sorted({image for image, _ in pairs}))
     asked = [(caption, path_to_id[image]) for image, caption in pairs if image in path_to_id]
     # Any file that holds an asked caption for its own image (the pairs file, an identical sidecar) is left out.
     wanted = {(image_id, caption) for caption, image_id in asked}
-    with catalog.engine.connect() as conn:
-        rows = conn.execute(select(texts.c.media_id, texts.c.text, texts.c.source).where(texts.c.media_id.isnot(None)))
-        leaking = {source for media_id, text, source in rows if (media_id, text) in wanted}
+    leaking = {source for _, media_id, text, source in captions_of(catalog) if (media_id, text) in wanted}
     exclude_sources = tuple(sorted(set(exclude_sources) | leaking))
     report: dict[str, StageMetrics] = {}
     for name, ranking in variants.items():

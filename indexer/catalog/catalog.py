@@ -1,4 +1,4 @@
-"""The SQLite catalog: media, texts, their vectors, the model, and schema migrations.
+"""The catalog: media, texts, their vectors and the library's records, in one SQLite database.
 
 The catalog is the source of truth. Every write batch bumps a per-collection version and tags the
 vectors it wrote with it, so an ANN index (which records the version it covers) can always be
@@ -11,24 +11,13 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from sqlalchemy import (
-    Column,
     Connection,
     Engine,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    UniqueConstraint,
     bindparam,
     create_engine,
     delete,
@@ -40,115 +29,23 @@ from sqlalchemy import (
 )
 from sqlalchemy.pool import QueuePool
 
-from indexer import fts
-from indexer.errors import LibraryIncompatible
-
-SCHEMA_VERSION = 2
-Collection = Literal["media", "texts"]
-COLLECTIONS: tuple[Collection, ...] = ("media", "texts")
-
-metadata = MetaData()
-
-meta = Table(
-    "meta",
+from core.errors import LibraryIncompatible
+from indexer.catalog import fts
+from indexer.catalog.records import KnownFile, MediaRecord, MediaRow, TextRow
+from indexer.catalog.schema import (
+    COLLECTIONS,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    VECTOR_TABLES,
+    Collection,
+    media,
+    media_vectors,
+    meta,
     metadata,
-    Column("key", String, primary_key=True),
-    Column("value", String, nullable=False),
+    text_sources,
+    text_vectors,
+    texts,
 )
-
-media = Table(
-    "media",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("path", String, nullable=False, unique=True),
-    Column("size", Integer, nullable=False),
-    Column("mtime_ns", Integer, nullable=False),
-    Column("content_hash", String, index=True),
-    Column("status", String, nullable=False),  # "ok" | "failed"
-    Column("error", String),
-    Column("media_type", String, nullable=False, default="image"),
-    Column("format", String),
-    Column("width", Integer),
-    Column("height", Integer),
-    Column("taken_at", String),
-    Column("camera_make", String),
-    Column("camera_model", String),
-    Column("indexed_at", Float, nullable=False),
-    sqlite_autoincrement=True,  # ids are FAISS ids: never reuse one
-)
-
-media_vectors = Table(
-    "media_vectors",
-    metadata,
-    Column("id", Integer, ForeignKey("media.id", ondelete="CASCADE"), primary_key=True),
-    Column("version", Integer, nullable=False, index=True),
-    Column("vector", LargeBinary, nullable=False),
-)
-
-text_sources = Table(
-    "text_sources",
-    metadata,
-    Column("path", String, primary_key=True),
-    Column("kind", String, nullable=False),  # "sidecar" | "txt" | "md" | "csv"
-    Column("size", Integer, nullable=False),
-    Column("mtime_ns", Integer, nullable=False),
-)
-
-texts = Table(
-    "texts",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("source", String, ForeignKey("text_sources.path", ondelete="CASCADE"), nullable=False),
-    Column("position", Integer, nullable=False),
-    Column("text", String, nullable=False),
-    Column("media_id", Integer, ForeignKey("media.id", ondelete="SET NULL")),
-    UniqueConstraint("source", "position"),
-    Index("ix_texts_media", "media_id"),
-    sqlite_autoincrement=True,
-)
-
-text_vectors = Table(
-    "text_vectors",
-    metadata,
-    Column("id", Integer, ForeignKey("texts.id", ondelete="CASCADE"), primary_key=True),
-    Column("version", Integer, nullable=False, index=True),
-    Column("vector", LargeBinary, nullable=False),
-)
-
-VECTOR_TABLES: dict[Collection, Table] = {"media": media_vectors, "texts": text_vectors}
-
-# Migrations from version N to N+1, applied in order on open. Version 1 is the first schema.
-MIGRATIONS: dict[int, Any] = {1: fts.create}  # 2: full-text tables for lexical matching
-
-
-@dataclass(frozen=True)
-class KnownFile:
-    id: int
-    path: str
-    size: int
-    mtime_ns: int
-    content_hash: str | None
-    status: str
-    has_vector: bool
-
-
-@dataclass(frozen=True)
-class MediaRecord:
-    """What the pipeline writes for one file: metadata, plus a vector unless it failed."""
-
-    path: str
-    size: int
-    mtime_ns: int
-    content_hash: str | None
-    status: str
-    error: str | None = None
-    format: str | None = None
-    width: int | None = None
-    height: int | None = None
-    taken_at: str | None = None
-    camera_make: str | None = None
-    camera_model: str | None = None
-    id: int | None = None  # set when the file already has a row (changed, or moved here)
 
 
 def pack(vector: np.ndarray) -> bytes:
@@ -329,7 +226,7 @@ class Catalog:
             version = self._bump(conn, "media")
             if fresh:
                 paths = [records[i].path for i in fresh]
-                for chunk in _chunks(paths, 500):
+                for chunk in chunks(paths, 500):
                     conn.execute(delete(media).where(media.c.path.in_(chunk)))
                 rows = [{**{f: getattr(records[i], f) for f in fields}, "indexed_at": now} for i in fresh]
                 inserted = conn.execute(
@@ -344,7 +241,7 @@ class Catalog:
                 ]
                 stmt = update(media).where(media.c.id == bindparam("row_id"))
                 conn.execute(stmt.values({f: bindparam(f) for f in [*fields, "indexed_at"]}), rows)
-            for chunk in _chunks(ids, 500):
+            for chunk in chunks(ids, 500):
                 conn.execute(delete(media_vectors).where(media_vectors.c.id.in_(chunk)))
             vector_rows = [
                 {"id": row_id, "version": version, "vector": pack(vector)}
@@ -377,16 +274,19 @@ class Catalog:
             return
         with self.engine.begin() as conn:
             self._bump(conn, "media")
-            for chunk in _chunks(ids, 500):
+            for chunk in chunks(ids, 500):
                 conn.execute(delete(media).where(media.c.id.in_(chunk)))
 
-    def media_rows(self, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-        rows: dict[int, dict[str, Any]] = {}
+    def media_rows(self, ids: Sequence[int]) -> dict[int, MediaRow]:
+        rows: dict[int, MediaRow] = {}
         with self.engine.connect() as conn:
-            for chunk in _chunks(ids, 500):
+            for chunk in chunks(ids, 500):
                 for row in conn.execute(select(media).where(media.c.id.in_(chunk))):
-                    rows[row.id] = dict(row._mapping)
+                    rows[row.id] = MediaRow.of(row._mapping)
         return rows
+
+    def media_row(self, media_id: int) -> MediaRow | None:
+        return self.media_rows([media_id]).get(media_id)
 
     def media_id_for_path(self, path: str) -> int | None:
         with self.engine.connect() as conn:
@@ -434,7 +334,7 @@ class Catalog:
             return
         with self.engine.begin() as conn:
             self._bump(conn, "texts")
-            for chunk in _chunks(paths, 500):
+            for chunk in chunks(paths, 500):
                 conn.execute(delete(text_sources).where(text_sources.c.path.in_(chunk)))
 
     def sidecar_sources_under(self, roots: Iterable[str]) -> list[str]:
@@ -458,13 +358,13 @@ class Catalog:
         with self.engine.connect() as conn:
             return {row.text: np.frombuffer(row.vector, dtype="<f4").astype(np.float32) for row in conn.execute(stmt)}
 
-    def text_rows(self, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-        rows: dict[int, dict[str, Any]] = {}
+    def text_rows(self, ids: Sequence[int]) -> dict[int, TextRow]:
+        rows: dict[int, TextRow] = {}
         with self.engine.connect() as conn:
-            for chunk in _chunks(ids, 500):
+            for chunk in chunks(ids, 500):
                 stmt = select(texts, text_sources.c.kind).join(text_sources).where(texts.c.id.in_(chunk))
                 for row in conn.execute(stmt):
-                    rows[row.id] = dict(row._mapping)
+                    rows[row.id] = TextRow.of(row._mapping)
         return rows
 
     # -- vectors ------------------------------------------------------------------------------
@@ -491,7 +391,7 @@ class Catalog:
         table = VECTOR_TABLES[collection]
         all_ids: list[np.ndarray] = []
         all_vecs: list[np.ndarray] = []
-        for chunk in _chunks(list(ids), 900):
+        for chunk in chunks(list(ids), 900):
             got_ids, got_vecs = self._vectors(select(table.c.id, table.c.vector).where(table.c.id.in_(chunk)), dim)
             all_ids.append(got_ids)
             all_vecs.append(got_vecs)
@@ -532,6 +432,6 @@ class Catalog:
             }
 
 
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

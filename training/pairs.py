@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexer.errors import InputError
+from core.errors import InputError
 from indexer.scan import scan
 from indexer.texts import parse_text_file
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import torch
 
+from core.files import atomic_path
+
 
 def write_random_checkpoint(config_path: Path, out: Path, seed: int = 0) -> Path:
     """Create the architecture with random weights (seeded) and save an open_clip-loadable state dict."""
@@ -20,8 +22,6 @@ def write_random_checkpoint(config_path: Path, out: Path, seed: int = 0) -> Path
         model = CLIP(**config)
     finally:
         torch.random.set_rng_state(generator_state)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    torch.save(model.state_dict(), tmp)
-    tmp.replace(out)
+    with atomic_path(out) as temporary:
+        torch.save(model.state_dict(), temporary)
     return out

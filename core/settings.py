@@ -7,13 +7,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, Field
+from pydantic import Field
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from core.options import Ranking
 
 APP_NAME = "xmodal"
 DEFAULT_MODEL = "ViT-B-32"
@@ -32,29 +34,6 @@ def config_file() -> Path:
     if explicit:
         return Path(explicit)
     return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
-
-
-DEFAULT_TEMPLATES = ["{}", "a photo of {}", "a picture of {}", "an image of {}"]
-
-
-class RankingSettings(BaseModel):
-    """The ranking stages after the vector search (searcher/pipeline.py); XMODAL_RANKING__HYBRID=false etc."""
-
-    candidates: int = Field(default=100, ge=1, le=10_000, description="Items every stage sees, at least.")
-    expand: bool = Field(default=False, description="Average each text term over prompt templates.")
-    templates: list[str] = Field(default_factory=lambda: list(DEFAULT_TEMPLATES), min_length=1)
-    hybrid: bool = Field(default=True, description="Fuse a lexical match (names, folders, captions, camera).")
-    vector_weight: float = Field(default=1.0, ge=0, description="Weight of the vector ranking in the fusion.")
-    lexical_weight: float = Field(default=1.0, ge=0, description="Weight of the lexical ranking in the fusion.")
-    rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant: 1/(k + rank).")
-    rerank_model: str | None = Field(default=None, description="A second open_clip model to rescore the top.")
-    rerank_pretrained: str | None = Field(default=None, description="Its pretrained tag or checkpoint.")
-    rerank_depth: int = Field(default=100, ge=1, le=2000, description="How many top items the reranker sees.")
-    collapse: bool = Field(default=False, description="Show near-duplicates (bursts, copies) as one hit.")
-    duplicate_similarity: float = Field(default=0.99, gt=0, le=1, description="Cosine at which two are one.")
-    mmr: float | None = Field(default=None, ge=0, le=1, description="MMR lambda (1 = relevance only); off if unset.")
-    cutoff: bool = Field(default=True, description="Drop text-query hits not clearly above the library's norm.")
-    cutoff_z: float = Field(default=1.75, description="Standard deviations above the query's mean score.")
 
 
 class Settings(BaseSettings):
@@ -82,7 +61,7 @@ class Settings(BaseSettings):
     rescore_factor: int = Field(
         default=4, ge=1, description="ANN candidates fetched per wanted hit, then rescored exactly."
     )
-    ranking: RankingSettings = Field(default_factory=RankingSettings)
+    ranking: Ranking = Field(default_factory=Ranking)
     checkpoint_seconds: float = Field(default=60.0, gt=0, description="How often a long run writes the index to disk.")
 
     # Limits that keep hostile input from stopping or hanging a run.

@@ -1,0 +1,19 @@
+"""The SQLite catalog: the source of truth for what a library holds. Every SQL statement of xmodal
+lives in this package: the schema and its migrations (schema.py), the full-text tables (fts.py),
+writes and reads by id (catalog.py), and the read-side queries the searcher asks (queries.py)."""
+
+from indexer.catalog.catalog import Catalog, pack, path_under
+from indexer.catalog.records import KnownFile, MediaRecord, MediaRow, TextRow
+from indexer.catalog.schema import COLLECTIONS, Collection
+
+__all__ = [
+    "COLLECTIONS",
+    "Catalog",
+    "Collection",
+    "KnownFile",
+    "MediaRecord",
+    "MediaRow",
+    "TextRow",
+    "pack",
+    "path_under",
+]
