@@ -8,7 +8,6 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
-from datetime import datetime
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -16,7 +15,9 @@ from typing import Annotated, Any, Literal, TypeVar
 import typer
 from rich.console import Console
 
+from api.cli_options import search_options, setting_option
 from core.errors import XmodalError
+from core.options import SearchOptions
 from core.settings import Device, Settings, load_settings
 from indexer.catalog import Collection
 from indexer.library import Library
@@ -40,8 +41,8 @@ err = Console(stderr=True, soft_wrap=True)  # paths in messages stay whole, copy
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-LibraryOpt = Annotated[Path | None, typer.Option("--library", "-l", help="Library folder [env: XMODAL_LIBRARY].")]
-DeviceOpt = Annotated[Device | None, typer.Option(help="auto, cpu, cuda or mps [env: XMODAL_DEVICE].")]
+LibraryOpt = Annotated[Path | None, setting_option("library", "--library", "-l")]
+DeviceOpt = Annotated[Device | None, setting_option("device", help="auto, cpu, cuda or mps")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 QuietOpt = Annotated[bool | None, typer.Option("--quiet", "-q", help="No progress display.")]
 
@@ -111,13 +112,9 @@ def index(
         raise typer.Exit(130)
 
 
-MediaType = Literal["image", "video", "text"]
-SortOrder = Literal["relevance", "date"]
-OrientationChoice = Literal["landscape", "portrait", "square"]
-
-
 @app.command()
 @fatal_errors
+@search_options
 def search(
     query: Annotated[
         str | None, typer.Argument(help='What to look for, in words; combine terms: "2:beach + sunset - people".')
@@ -126,59 +123,22 @@ def search(
         Path | None, typer.Option("--image", "-i", help="Search by this picture (with words: both).")
     ] = None,
     texts: Annotated[bool, typer.Option("--texts", help="Return texts that describe the query.")] = False,
-    k: Annotated[int, typer.Option("-k", min=1, max=10_000, help="How many results.")] = 10,
-    offset: Annotated[int, typer.Option(min=0, help="Skip this many results (paging).")] = 0,
-    folder: Annotated[str | None, typer.Option(help="Only under this folder, or folders matching a glob.")] = None,
-    after: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Taken on or after this day.")] = None,
-    before: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Taken on or before this day.")] = None,
-    media_type: Annotated[MediaType | None, typer.Option("--type", help="image, video, or text (the corpus).")] = None,
-    camera: Annotated[str | None, typer.Option(help="Camera make or model contains these words.")] = None,
-    min_size: Annotated[int | None, typer.Option(min=1, help="Shorter side at least this many pixels.")] = None,
-    orientation: Annotated[OrientationChoice | None, typer.Option(help="landscape, portrait or square.")] = None,
-    sort: Annotated[
-        SortOrder, typer.Option(help="relevance, or date (newest first) among the relevant.")
-    ] = "relevance",
-    min_score: Annotated[float | None, typer.Option(min=-1, max=1, help="Drop hits below this similarity.")] = None,
-    hybrid: Annotated[
-        bool | None, typer.Option("--hybrid/--no-hybrid", help="Also match names, folders, captions, camera.")
-    ] = None,
-    expand: Annotated[
-        bool | None, typer.Option("--expand/--no-expand", help='Average words over prompts ("a photo of …").')
-    ] = None,
-    rerank: Annotated[
-        bool | None, typer.Option("--rerank/--no-rerank", help="Rescore the top with ranking.rerank_model.")
-    ] = None,
-    collapse: Annotated[
-        bool | None, typer.Option("--collapse/--no-collapse", help="Show near-duplicates as one hit.")
-    ] = None,
-    cutoff: Annotated[
-        bool | None, typer.Option("--cutoff/--no-cutoff", help="Drop hits not clearly relevant to the words.")
-    ] = None,
-    mmr: Annotated[float | None, typer.Option(min=0, max=1, help="Diversify: MMR lambda (1 = relevance only).")] = None,
     library: LibraryOpt = None,
     device: DeviceOpt = None,
     as_json: JsonOpt = False,
+    *,
+    options: SearchOptions,
 ) -> None:
     """Search by words (text→image), by a picture (--image), both, or for texts about them (--texts)."""
     from api.render import print_hits
     from core.errors import InputError
-    from core.options import Filters
-    from searcher.engine import Query, Searcher, SearchOptions, Stages
+    from searcher.engine import Searcher
+    from searcher.query import Query
 
     if query is None and image is None:
         raise InputError("give a text query, --image PHOTO, or both", 'e.g. xmodal search "a dog on the beach"')
-    collection: Collection = "texts" if texts or media_type == "text" else "media"
-    filters = Filters(
-        folder=str(Path(folder).expanduser().absolute()) if folder else None,
-        after=after.date() if after else None,
-        before=before.date() if before else None,
-        media_type=media_type if media_type in ("image", "video") else None,
-        camera=camera,
-        min_size=min_size,
-        orientation=orientation,
-    )
-    stages = Stages(hybrid=hybrid, expand=expand, rerank=rerank, collapse=collapse, cutoff=cutoff, mmr=mmr)
-    options = SearchOptions(k=k, offset=offset, filters=filters, sort=sort, min_score=min_score, stages=stages)
+    if options.folder:
+        options = options.model_copy(update={"folder": str(Path(options.folder).expanduser().absolute())})
     settings = load_settings(library=library, device=device)
     picture = None
     if image is not None:
@@ -186,8 +146,13 @@ def search(
             picture = image.read_bytes()
         except OSError as exc:
             raise InputError(f"cannot read query image {image}: {exc.strerror or exc}") from exc
+    collection: Collection = "texts" if texts else "media"
     with Library.open_reader(settings.library) as lib:
-        hits = Searcher(lib, settings).ask(Query(query, picture, str(image)), collection, options)
+        searcher = Searcher(lib, settings)
+        try:
+            hits = searcher.ask(Query(query, picture, str(image)), collection, options)
+        finally:
+            searcher.close()
     print_hits(out, hits, as_json)
 
 

@@ -6,10 +6,9 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Query, Request, Response, Security, UploadFile
@@ -27,13 +26,13 @@ from api.state import LibraryState, NotReady
 from api.stats import library_stats
 from api.thumbnails import Thumbnails, bucket
 from core.errors import InputError, NotAnImage, NotFound, XmodalError
-from core.options import Filters, Orientation
+from core.options import Paging, SearchOptions
 from core.settings import Settings, load_settings
 from indexer.catalog import MediaRow
 from indexer.decode import DecodeError
-from searcher.engine import Query as SearchQuery
-from searcher.engine import Searcher, SearchOptions, Sort, Stages
+from searcher.engine import Searcher
 from searcher.hits import Hit
+from searcher.query import Query as SearchQuery
 
 STATIC = Path(__file__).parent / "static"
 API_KEY_HEADER = "X-API-Key"
@@ -67,57 +66,17 @@ def current_searcher(request: Request) -> Searcher:
 SearcherDep = Annotated[Searcher, Depends(current_searcher)]
 
 
-DAY = r"^\d{4}-\d{2}-\d{2}$"
+def search_options(options: Annotated[SearchOptions, Query()]) -> SearchOptions:
+    """The search options as query parameters: the declaration in core/options.py, read as `xmodal search` reads it."""
+    return options
 
 
-def _day(text: str | None) -> date | None:
-    """Strictly YYYY-MM-DD: a bare number is not quietly read as a Unix timestamp."""
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"{text} is not a day on the calendar", "write dates as YYYY-MM-DD") from None
-
-
-def search_options(
-    k: K = 20,
-    offset: Offset = 0,
-    folder: Annotated[
-        str | None, Query(max_length=4096, description="Only under this folder, or folders matching a glob.")
-    ] = None,
-    after: Annotated[
-        str | None, Query(pattern=DAY, description="Taken on or after this day (EXIF, else file time).")
-    ] = None,
-    before: Annotated[str | None, Query(pattern=DAY, description="Taken on or before this day (YYYY-MM-DD).")] = None,
-    media_type: Annotated[Literal["image", "video"] | None, Query(alias="type")] = None,
-    camera: Annotated[str | None, Query(max_length=200, description="Words in the camera make or model.")] = None,
-    min_size: Annotated[int | None, Query(ge=1, le=1_000_000, description="Shorter side, pixels.")] = None,
-    orientation: Orientation | None = None,
-    sort: Annotated[Sort, Query(description="relevance, or date (newest first) among the relevant.")] = "relevance",
-    min_score: Annotated[float | None, Query(ge=-1, le=1, description="Drop hits below this similarity.")] = None,
-    hybrid: Annotated[bool | None, Query(description="Also match names, folders, captions, camera.")] = None,
-    expand: Annotated[bool | None, Query(description='Average words over prompts ("a photo of …").')] = None,
-    rerank: Annotated[bool | None, Query(description="Rescore the top with the configured second model.")] = None,
-    collapse: Annotated[bool | None, Query(description="Show near-duplicates as one hit.")] = None,
-    cutoff: Annotated[bool | None, Query(description="Drop hits not clearly relevant to the words.")] = None,
-    mmr: Annotated[float | None, Query(ge=0, le=1, description="Diversify: MMR lambda (1 = relevance only).")] = None,
-) -> SearchOptions:
-    """The same options as `xmodal search`'s flags."""
-    filters = Filters(
-        folder=folder,
-        after=_day(after),
-        before=_day(before),
-        media_type=media_type,
-        camera=camera,
-        min_size=min_size,
-        orientation=orientation,
-    )
-    stages = Stages(hybrid=hybrid, expand=expand, rerank=rerank, collapse=collapse, cutoff=cutoff, mmr=mmr)
-    return SearchOptions(k=k, offset=offset, filters=filters, sort=sort, min_score=min_score, stages=stages)
+def paging(options: Annotated[Paging, Query()]) -> Paging:
+    return options
 
 
 Options = Annotated[SearchOptions, Depends(search_options)]
+PageOptions = Annotated[Paging, Depends(paging)]
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -213,7 +172,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     def upload_query(upload: UploadFile, words: str | None = None) -> SearchQuery:
         name = upload.filename or "uploaded image"
-        return SearchQuery(words, read_upload(upload), name, max_pixels=settings.max_upload_pixels)
+        data = read_upload(upload)
+        return SearchQuery(words, data, name, max_pixels=settings.max_upload_pixels, pixel_setting="max_upload_pixels")
 
     def media_row(searcher: Searcher, media_id: int) -> MediaRow:
         row = searcher.library.catalog.media_rows([media_id]).get(media_id)
@@ -249,13 +209,13 @@ def create_app(settings: Settings) -> FastAPI:
         return answer("image-to-image", file.filename or "", options.k, options.offset, run)
 
     @api.post("/search/image/texts", responses=UPLOAD_ERRORS, summary="Image → texts that describe it")
-    def search_image_texts(searcher: SearcherDep, file: Upload, k: K = 10, offset: Offset = 0) -> SearchResponse:
+    def search_image_texts(searcher: SearcherDep, file: Upload, options: PageOptions) -> SearchResponse:
         return answer(
             "image-to-text",
             file.filename or "",
-            k,
-            offset,
-            lambda: searcher.ask(upload_query(file), "texts", SearchOptions(k=k, offset=offset)),
+            options.k,
+            options.offset,
+            lambda: searcher.ask(upload_query(file), "texts", options),
         )
 
     @api.get("/media/{media_id}", responses=MEDIA_ERRORS, summary="An indexed image's metadata")
@@ -282,16 +242,16 @@ def create_app(settings: Settings) -> FastAPI:
     @api.get("/media/{media_id}/similar", responses=SIMILAR_ERRORS, summary="Indexed image → similar images")
     def similar(searcher: SearcherDep, media_id: MediaId, options: Options) -> SearchResponse:
         def run() -> list[Hit]:
-            return searcher.ask(SearchQuery(media_id=media_id), "media", replace(options, exclude=media_id))
+            return searcher.ask(SearchQuery(media_id=media_id), "media", options, exclude=media_id)
 
         return answer("image-to-image", f"#{media_id}", options.k, options.offset, run)
 
     @api.get("/media/{media_id}/texts", responses=MEDIA_ERRORS, summary="Indexed image → texts that describe it")
-    def media_texts(searcher: SearcherDep, media_id: MediaId, k: K = 10, offset: Offset = 0) -> SearchResponse:
+    def media_texts(searcher: SearcherDep, media_id: MediaId, options: PageOptions) -> SearchResponse:
         def run() -> list[Hit]:
-            return searcher.ask(SearchQuery(media_id=media_id), "texts", SearchOptions(k=k, offset=offset))
+            return searcher.ask(SearchQuery(media_id=media_id), "texts", options)
 
-        return answer("image-to-text", f"#{media_id}", k, offset, run)
+        return answer("image-to-text", f"#{media_id}", options.k, options.offset, run)
 
     @api.get(
         "/media/{media_id}/thumbnail",

@@ -47,7 +47,7 @@ class LibraryState:
         try:
             library = Library.open_reader(self.settings.library)
             searcher = Searcher(library, self.settings)
-            searcher.encoder  # noqa: B018 - load the model once, up front
+            searcher.warm()  # load the model once, up front
         except XmodalError as exc:
             if library is not None:
                 library.close()

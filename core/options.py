@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, create_model
 
@@ -128,12 +128,18 @@ def _switch_overrides() -> dict[str, Any]:
     return fields
 
 
-SearchOptions: type[_Query] = create_model(  # type: ignore[call-overload]
-    "SearchOptions",
-    __base__=_Query,
-    __doc__="What one search may ask: paging, filters, ordering, and the ranking switches (None keeps the setting).",
-    **_switch_overrides(),
-)
+if TYPE_CHECKING:
+
+    class SearchOptions(_Query):
+        """What one search may ask (its switch fields are made from Ranking's when the module loads)."""
+
+else:
+    SearchOptions = create_model(
+        "SearchOptions",
+        __base__=_Query,
+        __doc__="What one search may ask: paging, filters, ordering, and the ranking switches (None: the setting).",
+        **_switch_overrides(),
+    )
 
 
 class Filters(BaseModel):

@@ -15,6 +15,7 @@ from indexer.vector_index import VectorIndex
 
 if TYPE_CHECKING:  # torch is imported only by commands that encode: `stats` and `--help` stay fast
     from indexer.encoder import Encoder
+    from indexer.model_cache import ModelCache
 
 CATALOG_NAME = "catalog.sqlite"
 
@@ -86,19 +87,20 @@ class Library:
         if recorded is not None and reindex:
             self.catalog.drop_all_vectors()
             recorded = None
-        encoder = Encoder(spec, settings.device)
+        encoder = Encoder(spec, settings.device).load()  # fail now, not after scanning: weights, device
         if recorded is None:
             self.catalog.set_json("model", spec.to_json())
             self.catalog.set_meta("dim", str(encoder.dim))
         return encoder
 
-    def reader_encoder(self, device: str = "auto") -> Encoder:
+    def reader_encoder(self, device: str = "auto", models: ModelCache | None = None) -> Encoder:
+        """The library's model for queries; its towers load on first use."""
         from indexer.encoder import Encoder
 
         spec = self.model_spec()
         if spec is None:
             raise ModelError(f"the library at {self.path} has no model yet", "index a folder first")
-        return Encoder(spec, device)
+        return Encoder(spec, device, models)
 
     # -- vectors ------------------------------------------------------------------------------
 

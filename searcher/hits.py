@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from indexer.catalog import Catalog, Collection
+from searcher.candidates import Candidates
+
 
 @dataclass(frozen=True)
 class Hit:
@@ -28,3 +31,47 @@ class Hit:
         if "duplicates" in found:
             found["duplicates"] = list(found["duplicates"])
         return found
+
+
+def hits(catalog: Catalog, collection: Collection, page: Candidates, offset: int) -> list[Hit]:
+    """One page of ranked candidates as hits; an item deleted since it was ranked is left out."""
+    ids = page.ids.tolist()
+    found: list[Hit] = []
+    if collection == "media":
+        pictures = catalog.media_rows(ids)
+        for position, item in enumerate(ids):
+            row = pictures.get(item)
+            if row is not None:
+                found.append(
+                    Hit(
+                        item,
+                        offset + position + 1,
+                        float(page.score[position]),
+                        "image",
+                        path=row.path,
+                        width=row.width,
+                        height=row.height,
+                        taken_at=row.taken_at,
+                        camera=row.camera,
+                        stages=page.stages_of(position),
+                        duplicates=page.duplicates[position] or None,
+                    )
+                )
+        return found
+    texts = catalog.text_rows(ids)
+    for position, item in enumerate(ids):
+        text = texts.get(item)
+        if text is not None:
+            found.append(
+                Hit(
+                    item,
+                    offset + position + 1,
+                    float(page.score[position]),
+                    "text",
+                    text=text.text,
+                    source=text.source,
+                    media_id=text.media_id,
+                    stages=page.stages_of(position),
+                )
+            )
+    return found

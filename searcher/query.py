@@ -1,7 +1,8 @@
-"""The query language: `a + b - c`, weights (`2:beach + sunset - 0.5:people`), combined into one vector.
+"""What a person asks, and the query language it is asked in.
 
-Terms are split only on a `+` or `-` with spaces around it, so "t-shirt" and "5+ people" stay whole.
-A picture can be one more term (`--image PHOTO` with text: "this photo, but at night").
+`a + b - c` with weights (`2:beach + sunset - 0.5:people`) combines terms into one vector. Terms are split
+only on a `+` or `-` with spaces around it, so "t-shirt" and "5+ people" stay whole. A picture can be one
+more term (`--image PHOTO` with text: "this photo, but at night").
 """
 
 from __future__ import annotations
@@ -9,10 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.errors import InputError
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 _OPERATOR = re.compile(r"\s+([+-])\s+")
 _WEIGHT = re.compile(r"^(\d+(?:\.\d+)?|\.\d+)\s*:\s*(.*)$")
@@ -20,10 +25,42 @@ MAX_TERMS = 16
 SYNTAX_HINT = 'combine terms like "2:beach + sunset - people" (a weight is NUMBER:, + adds, - subtracts)'
 
 
+MAX_QUERY_CHARS = 1000
+
+
 @dataclass(frozen=True)
 class Term:
     text: str
     weight: float  # negative for a subtracted term
+
+
+@dataclass(frozen=True)
+class Query:
+    """What a person asks: words in the query language, a picture, an indexed image ("more like this"),
+    or a vector someone already has (evaluation asks with stored caption vectors)."""
+
+    text: str | None = None
+    image: bytes | None = None
+    image_name: str = "query image"
+    media_id: int | None = None
+    vector: np.ndarray | None = None
+    max_pixels: int | None = None  # uploads are held to a tighter bound than indexed files
+    pixel_setting: str = "max_image_pixels"  # the setting that bound is, to name it when a picture is refused
+
+
+@dataclass(frozen=True)
+class PreparedQuery:
+    """A query as the stages need it: its vector, and what the lexical stage and the reranker read."""
+
+    vector: np.ndarray
+    terms: tuple[Term, ...] = ()
+    picture: Image.Image | None = None
+    media_id: int | None = None
+
+    @property
+    def words_only(self) -> bool:
+        """Words with no picture: only then do names and captions rank, and does the relevance cutoff apply."""
+        return self.picture is None and self.media_id is None and any(term.weight > 0 for term in self.terms)
 
 
 def parse_query(query: str) -> list[Term]:

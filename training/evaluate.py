@@ -13,11 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from core.options import Ranking as RankingSettings
+from core.options import Paging, Ranking
 from indexer.catalog import Collection
 from indexer.catalog.queries import captions_of, ids_for_paths
 from indexer.library import Library
-from searcher.engine import Query, Searcher, SearchOptions
+from searcher.engine import Searcher
+from searcher.query import Query
 
 DEPTH = 100  # ranks beyond this count as misses for MRR
 
@@ -86,8 +87,13 @@ def evaluate(
     all_media_ids, all_media = catalog.fetch_vectors("media", catalog.vector_ids("media").tolist(), dim)
     all_text_ids, all_texts = catalog.fetch_vectors("texts", catalog.vector_ids("texts").tolist(), dim)
 
+    # The engine's search path with no stage after the vector search: what the index costs, nothing else.
+    vector_only = stage_variants(searcher.settings.ranking)["vector only"]
+    depth = Paging(k=DEPTH)
+
     def engine_ranked(vector: np.ndarray, collection: Collection) -> np.ndarray:
-        return searcher.rank(vector, collection, DEPTH)[0]
+        hits = searcher.ask(Query(vector=vector), collection, depth, ranking=vector_only)
+        return np.asarray([hit.id for hit in hits], dtype=np.int64)
 
     def exact_ranked(vector: np.ndarray, ids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         scores = vectors @ vector
@@ -135,7 +141,7 @@ class StageMetrics:
         return {**self.metrics.to_json(), "absent_hits": self.absent_hits, "p50_ms": self.p50_ms}
 
 
-def stage_variants(base: RankingSettings) -> dict[str, RankingSettings]:
+def stage_variants(base: Ranking) -> dict[str, Ranking]:
     """The vector ranking alone, each stage added to it alone, and the shipped defaults."""
     bare = base.model_copy(
         update={"expand": False, "hybrid": False, "rerank_model": None, "collapse": False, "mmr": None, "cutoff": False}
@@ -160,7 +166,7 @@ def evaluate_stages(
     library: Library,
     searcher: Searcher,
     pairs: list[tuple[str, str]],
-    variants: dict[str, RankingSettings],
+    variants: dict[str, Ranking],
     exclude_sources: tuple[str, ...] = (),
     absent: tuple[str, ...] = ABSENT_QUERIES,
 ) -> dict[str, StageMetrics]:
@@ -176,16 +182,21 @@ def evaluate_stages(
     wanted = {(image_id, caption) for caption, image_id in asked}
     leaking = {source for _, media_id, text, source in captions_of(catalog) if (media_id, text) in wanted}
     exclude_sources = tuple(sorted(set(exclude_sources) | leaking))
+    depth = Paging(k=DEPTH)
     report: dict[str, StageMetrics] = {}
     for name, ranking in variants.items():
-        options = SearchOptions(k=DEPTH, ranking=ranking, lexical_exclude_sources=exclude_sources)
         ranks, took = [], []
+
+        def ask(text: str, ranking: Ranking = ranking) -> list[int]:
+            hits = searcher.ask(Query(text), "media", depth, ranking=ranking, lexical_exclude_sources=exclude_sources)
+            return [hit.id for hit in hits]
+
         for caption, image_id in asked:
             start = perf_counter()
-            hits = searcher.ask(Query(caption), "media", options)
+            found = ask(caption)
             took.append(perf_counter() - start)
-            ranks.append(_first_relevant(np.asarray([hit.id for hit in hits]), {image_id}))
-        returned = [len(searcher.ask(Query(text), "media", options)) for text in absent]
+            ranks.append(_first_relevant(np.asarray(found), {image_id}))
+        returned = [len(ask(text)) for text in absent]
         report[name] = StageMetrics(
             _metrics(ranks), float(np.mean(returned)) if returned else 0.0, 1000 * float(np.median(took))
         )

@@ -22,8 +22,8 @@ import torch
 from core.errors import InputError, ModelError
 from core.files import atomic_path, atomic_write_text
 from indexer.decode import DecodeError, decode_image
-from indexer.encoder import load_open_clip, pick_device, register_config
 from indexer.model_spec import resolve, split_config
+from indexer.towers import load_open_clip, pick_device, register_config
 from training.pairs import Pairs, load_pairs
 
 Freeze = Literal["image", "text"]

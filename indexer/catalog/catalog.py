@@ -105,6 +105,10 @@ class Catalog:
     def close(self) -> None:
         self.engine.dispose()
 
+    def reading(self) -> Connection:
+        """A connection for several reads that belong together (one snapshot in WAL mode): `with catalog.reading()`."""
+        return self.engine.connect()
+
     # -- schema -------------------------------------------------------------------------------
 
     def _schema_version(self, conn: Connection) -> int | None:

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from core.options import Paging
 from core.settings import load_settings
 from indexer.library import Library
 from searcher.engine import Searcher
+from searcher.query import Query
 from tests.conftest import FLICKR, Cli, TinyModel, make_photo_folder
 
 
@@ -52,7 +54,7 @@ def test_kill_9_mid_run_then_rerun_indexes_every_file_once(tmp_path: Path, tiny_
     with Library.open_reader(library) as lib:
         searcher = Searcher(lib, settings)
         assert not (library / "index" / "media.json").exists()
-        hits = searcher.search(searcher.media_vector(1), k=1000)
+        hits = searcher.ask(Query(media_id=1), "media", Paging(k=1000))
         assert len(hits) == done_before
 
     cli = Cli(library, tiny_model)
@@ -103,13 +105,13 @@ def test_searches_see_items_added_after_the_index_was_written(cli: Cli, tmp_path
     settings = load_settings(library=cli.library)
     with Library.open_reader(cli.library) as lib:
         searcher = Searcher(lib, settings)
-        before = searcher.search(searcher.media_vector(1), k=100)
+        before = searcher.ask(Query(media_id=1), "media", Paging(k=100))
         new = make_photo_folder(tmp_path / "photos", 3, start=100)
         cli.index(tmp_path / "photos")
         (tmp_path / "photos" / "photo-000.jpg").unlink()
         cli.index(tmp_path / "photos")
         after = Searcher(lib, settings)
-        hits = after.search(after.media_vector(5), k=100)
+        hits = after.ask(Query(media_id=5), "media", Paging(k=100))
     assert len(before) == 4
     assert {hit.path for hit in hits} >= {str(p) for p in new}
     assert str(tmp_path / "photos" / "photo-000.jpg") not in {hit.path for hit in hits}

@@ -11,6 +11,7 @@ import pytest
 
 from core.errors import ModelError
 from indexer.encoder import Encoder
+from indexer.model_cache import ModelCache
 from indexer.model_spec import resolve
 from tests.conftest import TinyModel, picture
 
@@ -55,7 +56,7 @@ def test_offline_download_fails_fast_and_says_how_to_use_a_local_file(monkeypatc
     spec = resolve("ViT-B-32", "laion2b_s34b_b79k")
     started = time.monotonic()
     with pytest.raises(ModelError) as info:
-        Encoder(spec, "cpu")
+        Encoder(spec, "cpu", ModelCache()).load()
     assert time.monotonic() - started < 15
     assert "--pretrained /path/to/that/file" in str(info.value)
 
@@ -65,7 +66,7 @@ def test_a_demo_library_survives_xmodal_being_installed_elsewhere() -> None:
 
     spec = resolve("demo", None)
     elsewhere = replace(spec, pretrained="/old/venv/site-packages/indexer/demo_model/open_clip_pytorch_model.bin")
-    assert Encoder(elsewhere, "cpu").dim == 128  # found in the installed package; the SHA-256 still checked
+    assert Encoder(elsewhere, "cpu", ModelCache()).load().dim == 128  # found in the installed package; the SHA-256 still checked
 
 
 def test_changed_weights_are_refused(tmp_path: Path, tiny_model: TinyModel) -> None:
@@ -74,4 +75,4 @@ def test_changed_weights_are_refused(tmp_path: Path, tiny_model: TinyModel) -> N
     spec = resolve(str(tiny_model.config), str(copy))
     copy.write_bytes(copy.read_bytes()[:-10] + b"0123456789")
     with pytest.raises(ModelError, match="changed since the library was built"):
-        Encoder(spec, "cpu")
+        Encoder(spec, "cpu", ModelCache()).load()  # a fresh process: nothing loaded yet

@@ -1,27 +1,11 @@
-"""Diversity: near-duplicates (burst shots, the same photo twice) shown once, and optional MMR."""
+"""Maximal marginal relevance (`mmr` λ): reorder so that a hit like one already shown moves down."""
 
 from __future__ import annotations
 
 import numpy as np
 
-
-def collapse_duplicates(vectors: np.ndarray, similarity: float) -> np.ndarray:
-    """For each item in ranked order, the position of the better-ranked item it duplicates, or -1.
-
-    An item joins the first kept item it is at least `similarity` (cosine) to; it only depends on the
-    items ranked above it, so pages of a longer list agree with pages of a shorter one.
-    """
-    parent = np.full(len(vectors), -1, dtype=np.int64)
-    kept: list[int] = []
-    for position in range(len(vectors)):
-        if kept:
-            sims = vectors[kept] @ vectors[position]
-            best = int(np.argmax(sims))
-            if sims[best] >= similarity:
-                parent[position] = kept[best]
-                continue
-        kept.append(position)
-    return parent
+from searcher.candidates import Candidates
+from searcher.stages import RankRequest
 
 
 def mmr_order(relevance: np.ndarray, vectors: np.ndarray, lam: float) -> np.ndarray:
@@ -45,3 +29,17 @@ def mmr_order(relevance: np.ndarray, vectors: np.ndarray, lam: float) -> np.ndar
         left[pick] = False
         closest = np.maximum(closest, vectors @ vectors[pick])
     return np.asarray(chosen, dtype=np.int64)
+
+
+class MmrStage:
+    name = "mmr"
+
+    def applies(self, request: RankRequest) -> bool:
+        return request.ranking.mmr is not None
+
+    def __call__(self, candidates: Candidates, request: RankRequest) -> Candidates:
+        assert request.ranking.mmr is not None
+        if len(candidates) <= 1:
+            return candidates
+        relevance = -np.arange(len(candidates), dtype=np.float64)  # the order so far is the relevance
+        return candidates.take(mmr_order(relevance, candidates.vectors, request.ranking.mmr))

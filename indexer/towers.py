@@ -1,0 +1,223 @@
+"""Loading open_clip models as two towers: a text query needs only the text tower, so it is built alone
+when the model's shape allows it (a plain CLIP text transformer); anything else loads the whole model
+once and hands out both towers. This is the one place that builds open_clip models."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from core.errors import ModelError
+from indexer.model_spec import ModelSpec
+from indexer.weights import PREPROCESS_KEYS, builtin_weights, verify_weights
+
+log = logging.getLogger(__name__)
+# The parameters CLIP's text path reads; in a checkpoint they sit at the top level, beside `visual.*`.
+TEXT_KEYS = ("transformer.", "token_embedding.", "positional_embedding", "ln_final.", "text_projection")
+
+
+def pick_device(requested: str) -> torch.device:
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ModelError("--device cuda was asked for, but no CUDA device is available", "use --device auto or cpu")
+    if requested == "mps" and not torch.backends.mps.is_available():
+        raise ModelError("--device mps was asked for, but MPS is not available", "use --device auto or cpu")
+    return torch.device(requested)
+
+
+def _autocast(device: torch.device) -> contextlib.AbstractContextManager[Any]:
+    if device.type == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+    return contextlib.nullcontext()
+
+
+def normalize(features: torch.Tensor) -> np.ndarray:
+    array = features.float().cpu().numpy()
+    norms = np.linalg.norm(array, axis=1, keepdims=True)
+    return (array / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+@dataclass
+class TextTower:
+    """Tokenizer and text encoder. One encode at a time: torch already spreads one call over every core."""
+
+    encode_tokens: Callable[[torch.Tensor], torch.Tensor]
+    tokenizer: Any
+    device: torch.device
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
+        parts = []
+        with self.lock:
+            for start in range(0, len(texts), batch_size):
+                tokens = self.tokenizer(list(texts[start : start + batch_size])).to(self.device)
+                with torch.inference_mode(), _autocast(self.device):
+                    parts.append(normalize(self.encode_tokens(tokens)))
+        return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+
+
+@dataclass
+class ImageTower:
+    """Preprocessing and image encoder; `preprocess` is safe to call from decode worker threads."""
+
+    encode_pixels: Callable[[torch.Tensor], torch.Tensor]
+    preprocess: Callable[[Image.Image], torch.Tensor]
+    image_size: int
+    device: torch.device
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def encode(self, batch: Sequence[torch.Tensor]) -> np.ndarray:
+        with self.lock, torch.inference_mode(), _autocast(self.device):
+            stacked = torch.stack(list(batch)).to(self.device, non_blocking=True)
+            return normalize(self.encode_pixels(stacked))
+
+
+# -- the whole model ----------------------------------------------------------------------------
+
+
+def register_config(config: dict[str, Any]) -> str:
+    """open_clip builds custom architectures from registered config files; register ours by content."""
+    import open_clip
+
+    text = json.dumps(config, sort_keys=True)
+    name = "xmodal-" + hashlib.sha256(text.encode()).hexdigest()[:12]
+    if name not in open_clip.list_models():
+        folder = Path(tempfile.mkdtemp(prefix="xmodal-model-"))
+        (folder / f"{name}.json").write_text(text)
+        open_clip.add_model_config(folder / f"{name}.json")
+    return name
+
+
+def _open_clip_arguments(spec: ModelSpec) -> tuple[str, str, dict[str, Any]]:
+    """(model name, pretrained, create_model arguments) that build this spec with open_clip."""
+    if spec.arch is not None:
+        pretrained, overrides = builtin_weights(spec)
+        return spec.arch, pretrained, overrides
+    assert spec.config is not None
+    kwargs: dict[str, Any] = {}
+    if spec.preprocess:
+        kwargs["force_preprocess_cfg"] = {k: v for k, v in spec.preprocess.items() if k in PREPROCESS_KEYS}
+    return register_config(spec.config), str(verify_weights(spec)), kwargs
+
+
+def load_open_clip(spec: ModelSpec, device: torch.device) -> tuple[torch.nn.Module, Callable[..., Any], Any]:
+    """(model, preprocess, tokenizer): the whole model, as training and fine-tuning need it."""
+    import open_clip
+
+    name, pretrained, kwargs = _open_clip_arguments(spec)
+    try:
+        model, _, preprocess = open_clip.create_model_and_transforms(
+            name, pretrained=pretrained, device=device, **kwargs
+        )
+    except ModelError:
+        raise
+    except Exception as exc:  # open_clip raises RuntimeError, KeyError, ... for bad weights
+        raise ModelError(
+            f"cannot load model {spec.describe()}: {exc}",
+            "check that --pretrained matches the architecture given to --model",
+        ) from exc
+    return model, preprocess, open_clip.get_tokenizer(name)
+
+
+def load_towers(spec: ModelSpec, device: torch.device) -> tuple[TextTower, ImageTower]:
+    """Both towers from one whole model (what indexing needs, and the fallback for any model shape)."""
+    model: Any
+    model, preprocess, tokenizer = load_open_clip(spec, device)
+    model.eval()
+    size = getattr(model.visual, "image_size", 224)
+    image_size = int(size[0] if isinstance(size, (tuple, list)) else size)
+    text = TextTower(model.encode_text, tokenizer, device)
+    image = ImageTower(model.encode_image, preprocess, image_size, device)
+    return text, image
+
+
+# -- the text tower alone -----------------------------------------------------------------------
+
+
+def load_text_tower(spec: ModelSpec, device: torch.device) -> TextTower | None:
+    """The text tower built and loaded alone, or None when this model's shape needs the whole model."""
+    import open_clip
+    from open_clip.model import CLIP, _build_text_tower
+
+    name, pretrained, kwargs = _open_clip_arguments(spec)
+    config = dict(spec.config or open_clip.get_model_config(name) or {})
+    text_cfg = config.get("text_cfg") or {}
+    if not Path(pretrained).is_file() or config.get("custom_text") or text_cfg.get("hf_model_name"):
+        return None  # a download, or a text tower open_clip builds differently: the general path handles it
+    state = _read_tensors(Path(pretrained), TEXT_KEYS)
+    if state is None:
+        return None
+    quick_gelu = bool(config.get("quick_gelu") or kwargs.get("force_quick_gelu"))
+    try:
+        text = _build_text_tower(config["embed_dim"], text_cfg, quick_gelu)
+        tower = _TextOnly(text)
+        tower.load_state_dict(state, strict=True)
+    except (RuntimeError, KeyError, TypeError, ValueError) as exc:
+        log.info("text tower of %s cannot load alone (%s); loading the whole model", spec.describe(), exc)
+        return None
+    tower.to(device).eval()
+    encode = CLIP.encode_text.__get__(tower)  # CLIP's own text path, on the same parameters
+    return TextTower(encode, open_clip.get_tokenizer(name), device)
+
+
+class _TextOnly(torch.nn.Module):
+    """The attributes CLIP's text path reads, laid out as CLIP lays them out (so its checkpoint keys fit)."""
+
+    def __init__(self, text: Any) -> None:
+        super().__init__()
+        self.transformer = text.transformer
+        self.context_length = text.context_length
+        self.vocab_size = text.vocab_size
+        self.token_embedding = text.token_embedding
+        self.positional_embedding = text.positional_embedding
+        self.ln_final = text.ln_final
+        self.text_projection = text.text_projection
+        self.text_pool_type = text.pool_type
+        self.text_eos_id = text.eos_id
+        self.register_buffer("attn_mask", text.attn_mask, persistent=False)
+
+
+def _read_tensors(path: Path, prefixes: tuple[str, ...]) -> dict[str, torch.Tensor] | None:
+    """The checkpoint's tensors whose names start with a prefix, reading no more of the file than needed."""
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="pt") as handle:
+                names = [key for key in handle.keys() if key.startswith(prefixes)]  # noqa: SIM118 - not a dict
+                return {key: handle.get_tensor(key) for key in names}
+        try:
+            loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError:  # an old-style (non-zip) checkpoint cannot be memory-mapped
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a format only open_clip's general loader knows (TorchScript, numpy, ...)
+        log.info("cannot read %s as a state dict (%s)", path, exc)
+        return None
+    if isinstance(loaded, dict) and isinstance(loaded.get("state_dict"), dict):
+        loaded = loaded["state_dict"]
+    if not isinstance(loaded, dict):
+        return None
+    found = {}
+    for key, value in loaded.items():
+        name = key.removeprefix("module.")
+        if name.startswith(prefixes) and isinstance(value, torch.Tensor):
+            found[name] = value.float() if value.is_floating_point() else value
+    return found or None
