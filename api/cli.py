@@ -42,9 +42,11 @@ err = Console(stderr=True, soft_wrap=True)  # paths in messages stay whole, copy
 F = TypeVar("F", bound=Callable[..., Any])
 
 LibraryOpt = Annotated[Path | None, setting_option("library", "--library", "-l")]
-DeviceOpt = Annotated[Device | None, setting_option("device", help="auto, cpu, cuda or mps")]
+DeviceOpt = Annotated[Device | None, setting_option("device")]
+ModelOpt = Annotated[str | None, setting_option("model")]
+PretrainedOpt = Annotated[str | None, setting_option("pretrained")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
-QuietOpt = Annotated[bool | None, typer.Option("--quiet", "-q", help="No progress display.")]
+QuietOpt = Annotated[bool | None, setting_option("quiet", "--quiet", "-q")]
 
 
 def fatal_errors(func: F) -> F:
@@ -75,11 +77,11 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log deta
 def index(
     paths: Annotated[list[Path], typer.Argument(help="Folders or files to index.")],
     library: LibraryOpt = None,
-    model: Annotated[str | None, typer.Option(help="open_clip architecture, model-config JSON or folder.")] = None,
-    pretrained: Annotated[str | None, typer.Option(help="open_clip pretrained tag or checkpoint file.")] = None,
+    model: ModelOpt = None,
+    pretrained: PretrainedOpt = None,
     device: DeviceOpt = None,
-    batch_size: Annotated[int | None, typer.Option(help="Images per encode batch.")] = None,
-    workers: Annotated[int | None, typer.Option(help="Decode threads.")] = None,
+    batch_size: Annotated[int | None, setting_option("batch_size", min=1, max=4096)] = None,
+    workers: Annotated[int | None, setting_option("workers", min=1, max=256)] = None,
     reindex: Annotated[bool, typer.Option(help="Re-encode everything (e.g. with a new --model).")] = False,
     quiet: QuietOpt = None,
     as_json: JsonOpt = False,
@@ -161,8 +163,8 @@ def search(
 def texts_add(
     files: Annotated[list[Path], typer.Argument(help=".txt (a text per line), .md (per paragraph), .csv.")],
     library: LibraryOpt = None,
-    model: Annotated[str | None, typer.Option(help="Model, if the library is new.")] = None,
-    pretrained: Annotated[str | None, typer.Option(help="Weights, if the library is new.")] = None,
+    model: ModelOpt = None,
+    pretrained: PretrainedOpt = None,
     device: DeviceOpt = None,
 ) -> None:
     """Add captions and documents to the text corpus; re-adding a file replaces its texts."""
@@ -184,6 +186,8 @@ def watch(
     poll: Annotated[bool | None, typer.Option("--poll", help="Poll instead of inotify (network shares).")] = None,
     debounce: Annotated[float | None, typer.Option(min=0.05, help="Seconds of quiet before a batch.")] = None,
     full_scan_every: Annotated[float | None, typer.Option(min=0, help="Minutes between full scans (0: never).")] = None,
+    model: ModelOpt = None,
+    pretrained: PretrainedOpt = None,
     device: DeviceOpt = None,
     quiet: QuietOpt = None,
 ) -> None:
@@ -191,7 +195,7 @@ def watch(
     from core.errors import InputError
     from indexer.watch import Watcher, WatchOptions
 
-    settings = load_settings(library=library, device=device, quiet=quiet)
+    settings = load_settings(library=library, model=model, pretrained=pretrained, device=device, quiet=quiet)
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     watch_log = logging.getLogger("xmodal.watch")
@@ -260,8 +264,8 @@ def train(
 def evaluate_pairs(
     pairs: Annotated[Path, typer.Option(help="image,caption CSV, or a folder of images with .txt sidecars.")],
     library: LibraryOpt = None,
-    model: Annotated[str | None, typer.Option(help="Model, if the library is new.")] = None,
-    pretrained: Annotated[str | None, typer.Option(help="Weights, if the library is new.")] = None,
+    model: ModelOpt = None,
+    pretrained: PretrainedOpt = None,
     device: DeviceOpt = None,
     stages: Annotated[
         bool, typer.Option("--stages", help="Also text→image through each ranking stage, on and off.")
@@ -319,10 +323,10 @@ def stats(library: LibraryOpt = None, as_json: JsonOpt = False) -> None:
 @fatal_errors
 def serve(
     library: LibraryOpt = None,
-    host: Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1].")] = None,
-    port: Annotated[int | None, typer.Option(min=0, max=65535, help="Port [default: 8000].")] = None,
-    workers: Annotated[int | None, typer.Option(min=1, max=64, help="Server processes, each with the model.")] = None,
-    api_key: Annotated[str | None, typer.Option(help="Require this key on the API [env: XMODAL_API_KEY].")] = None,
+    host: Annotated[str | None, setting_option("host")] = None,
+    port: Annotated[int | None, setting_option("port", min=0, max=65535)] = None,
+    workers: Annotated[int | None, setting_option("server_workers", "--workers", min=1, max=64)] = None,
+    api_key: Annotated[str | None, setting_option("api_key")] = None,
     device: DeviceOpt = None,
 ) -> None:
     """Serve the search page and the JSON API (docs at /docs); a watcher's updates show up without a restart."""

@@ -44,7 +44,7 @@ def _bounds(field: FieldInfo) -> dict[str, Any]:
     for meta in field.metadata:
         if isinstance(meta, annotated_types.Ge):
             found["min"] = meta.ge
-        elif isinstance(meta, annotated_types.Le):
+        elif isinstance(meta, annotated_types.Le) and meta.le < 2**31:  # a bound no one reaches is not shown
             found["max"] = meta.le
     return found
 
@@ -101,9 +101,15 @@ def search_options(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def setting_option(name: str, *declarations: str, help: str | None = None) -> Any:
-    """A flag for a settings field: the settings' description, and the environment variable that sets it."""
+def setting_option(name: str, *declarations: str, **bounds: Any) -> Any:
+    """A flag for a settings field: the settings' description, its default, and the variable that sets it.
+
+    (Parentheses, not brackets: typer's rich help would read `[env: X]` as markup and drop it.)
+    """
     field = Settings.model_fields[name]
-    text = (help or field.description or name.replace("_", " ").capitalize()).rstrip(".")
-    env = f"XMODAL_{name.upper()}"
-    return typer.Option(*(declarations or ("--" + name.replace("_", "-"),)), help=f"{text} (env {env}).")
+    text = (field.description or name.replace("_", " ").capitalize()).rstrip(".")
+    notes = [f"env XMODAL_{name.upper()}"]
+    if field.default is not None and field.default_factory is None and not isinstance(field.default, bool):
+        notes.insert(0, f"default {field.default}")
+    flags = declarations or ("--" + name.replace("_", "-"),)
+    return typer.Option(*flags, help=f"{text} ({'; '.join(notes)}).", **bounds)

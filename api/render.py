@@ -30,6 +30,10 @@ def print_hits(console: Console, hits: Sequence[Hit], as_json: bool) -> None:
     if not hits:
         console.print("no results")
         return
+    if not console.is_terminal:  # piped into grep, cut, a file: one whole line per hit, never wrapped
+        for hit in hits:
+            console.out(_hit_line(hit), highlight=False)
+        return
     table = Table(show_edge=False, pad_edge=False)
     table.add_column("#", justify="right")
     table.add_column("score", justify="right")
@@ -53,6 +57,17 @@ def print_hits(console: Console, hits: Sequence[Hit], as_json: bool) -> None:
                 (hit.taken_at or "")[:10],
             )
     console.print(table)
+
+
+def _hit_line(hit: Hit) -> str:
+    """rank, score, id, then the path (or text), then size and date: tab-separated for cut and awk."""
+    fields = [str(hit.rank), f"{hit.score:.3f}", str(hit.id)]
+    if hit.kind == "text":
+        fields.append(" ".join((hit.text or "").split()))
+    else:
+        size = f"{hit.width}x{hit.height}" if hit.width else ""
+        fields += [hit.path or "", size, (hit.taken_at or "")[:10]]
+    return "\t".join(fields)
 
 
 def report_line(report: IndexReport) -> str:

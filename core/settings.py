@@ -45,13 +45,19 @@ class Settings(BaseSettings):
 
     library: Path = Field(default_factory=default_library, description="Folder that holds the library.")
     model: str | None = Field(
-        default=None, description="open_clip architecture, model-config JSON, or local-dir: folder."
+        default=None,
+        description="Model for a new library: demo, an open_clip architecture, a model-config JSON, or local-dir:"
+        " a folder (a library keeps the model it was made with).",
     )
-    pretrained: str | None = Field(default=None, description="open_clip pretrained tag or checkpoint file.")
-    device: Device = "auto"
-    batch_size: int = Field(default=32, ge=1, le=4096)
-    workers: int = Field(default_factory=lambda: min(8, os.cpu_count() or 1), ge=1, le=256)
-    quiet: bool = False
+    pretrained: str | None = Field(
+        default=None, description="Its weights: an open_clip pretrained tag or a checkpoint file."
+    )
+    device: Device = Field(default="auto", description="auto, cpu, cuda or mps.")
+    batch_size: int = Field(default=32, ge=1, le=4096, description="Images per encode batch.")
+    workers: int = Field(
+        default_factory=lambda: min(8, os.cpu_count() or 1), ge=1, le=256, description="Decode threads."
+    )
+    quiet: bool = Field(default=False, description="No progress display.")
 
     # Index shape and search.
     ivf_threshold: int = Field(
@@ -70,9 +76,11 @@ class Settings(BaseSettings):
 
     # `xmodal serve`: safe by default (loopback only, no CORS, uploads bounded).
     host: str = Field(default="127.0.0.1", description="Address to listen on; 0.0.0.0 exposes it to the network.")
-    port: int = Field(default=8000, ge=0, le=65535)
+    port: int = Field(default=8000, ge=0, le=65535, description="Port to listen on.")
     server_workers: int = Field(default=1, ge=1, le=64, description="Server processes (each loads the model).")
-    api_key: str | None = Field(default=None, description="Required on every API endpoint but /healthz when set.")
+    api_key: str | None = Field(
+        default=None, description="Required on every API endpoint (not the page, /healthz, /readyz) when set."
+    )
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed to call the API from a browser.")
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1, description="Largest query image accepted.")
     max_upload_pixels: int = Field(default=50_000_000, ge=1, description="Most pixels in a query image.")

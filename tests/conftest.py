@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from click.testing import Result
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -86,23 +87,28 @@ class Cli:
         self.model = model
         self.runner = CliRunner()
 
-    def __call__(self, *args: str, code: int = 0) -> str:
+    def invoke(self, *args: str, code: int = 0) -> Result:
         argv = [args[0], *args[1:], "--library", str(self.library)]
         result = self.runner.invoke(app, argv, catch_exceptions=False)
         assert result.exit_code == code, f"xmodal {' '.join(args)} exited {result.exit_code}:\n{result.output}"
-        return result.output
+        return result
+
+    def __call__(self, *args: str, code: int = 0) -> str:
+        """What a person sees: standard output and error together."""
+        return self.invoke(*args, code=code).output
+
+    def json(self, *args: str) -> Any:
+        """The one JSON document `--json` prints on standard output (messages go to standard error)."""
+        return json.loads(self.invoke(*args, "--json").stdout)
 
     def index(self, *paths: Path, extra: tuple[str, ...] = ()) -> dict[str, Any]:
-        out = self("index", *map(str, paths), *self.model.flags(), "--json", "--quiet", *extra)
-        return json.loads(out[out.index("{") :])
+        return self.json("index", *map(str, paths), *self.model.flags(), "--quiet", *extra)  # type: ignore[no-any-return]
 
     def search_json(self, *args: str) -> list[dict[str, Any]]:
-        out = self("search", *args, "--json")
-        return json.loads(out[out.index("[") :])
+        return self.json("search", *args)  # type: ignore[no-any-return]
 
     def stats(self) -> dict[str, Any]:
-        out = self("stats", "--json")
-        return json.loads(out[out.index("{") :])
+        return self.json("stats")  # type: ignore[no-any-return]
 
 
 @pytest.fixture

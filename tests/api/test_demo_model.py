@@ -17,7 +17,7 @@ from data.scenes import COLOURS, SHAPES, Scene
 def run(library: Path, *args: str) -> list[dict[str, object]]:
     result = CliRunner().invoke(app, [*args, "--json", "-l", str(library)])
     assert result.exit_code == 0, result.output
-    return json.loads(result.output[result.output.index("[") :])  # type: ignore[no-any-return]
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
 def test_colour_and_shape_queries_find_those_pictures(demo_library: tuple[Path, dict[str, Scene]]) -> None:
@@ -53,7 +53,7 @@ def test_eval_reports_recall_well_above_chance(demo_library: tuple[Path, dict[st
     pairs = library.parent / "held" / "pairs.csv"
     result = CliRunner().invoke(app, ["eval", "--pairs", str(pairs), "--model", "demo", "--json"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output[result.output.index("{") :])
+    report = json.loads(result.stdout)
     i2t = report["engine"]["image→text"]
     assert i2t["queries"] == 150
     assert i2t["R@10"] >= 0.8  # measured 0.98 on 300 held-out scenes (bench/RESULTS.md)

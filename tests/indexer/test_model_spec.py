@@ -66,7 +66,9 @@ def test_a_demo_library_survives_xmodal_being_installed_elsewhere() -> None:
 
     spec = resolve("demo", None)
     elsewhere = replace(spec, pretrained="/old/venv/site-packages/indexer/demo_model/open_clip_pytorch_model.bin")
-    assert Encoder(elsewhere, "cpu", ModelCache()).load().dim == 128  # found in the installed package; the SHA-256 still checked
+    assert (
+        Encoder(elsewhere, "cpu", ModelCache()).load().dim == 128
+    )  # found in the installed package; the SHA-256 still checked
 
 
 def test_changed_weights_are_refused(tmp_path: Path, tiny_model: TinyModel) -> None:

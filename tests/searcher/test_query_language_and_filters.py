@@ -26,7 +26,7 @@ EXIF_MAKE, EXIF_MODEL, EXIF_IFD, EXIF_DATE_ORIGINAL = 0x010F, 0x0110, 0x8769, 0x
 def shown(library: Path, scenes: dict[str, Scene], *args: str) -> list[Scene]:
     result = CliRunner().invoke(app, ["search", *args, "--json", "-k", "5", "-l", str(library)])
     assert result.exit_code == 0, result.output
-    return [scenes[hit["path"]] for hit in json.loads(result.output[result.output.index("[") :])]
+    return [scenes[hit["path"]] for hit in json.loads(result.stdout)]
 
 
 def test_parse_terms_weights_and_signs() -> None:

@@ -28,14 +28,14 @@ class Staged:
 
 
 def run(*args: str) -> str:
+    """Standard output of an `xmodal` command that must succeed."""
     result = CliRunner().invoke(app, list(args))
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout
 
 
 def hits(library: Path, *args: str) -> list[dict[str, Any]]:
-    output = run("search", *args, "--json", "-l", str(library))
-    return json.loads(output[output.index("[") :])  # type: ignore[no-any-return]
+    return json.loads(run("search", *args, "--json", "-l", str(library)))  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")
