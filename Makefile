@@ -42,13 +42,15 @@ demo: install
 	$(XMODAL) index data/samples/images --library $(DEMO_LIBRARY)
 	@echo "== browse it: $(XMODAL) serve --library $(DEMO_LIBRARY)   (then open http://127.0.0.1:8000/)"
 
+# Each step says how long it took, and pytest lists its slowest tests: where the time goes.
 lint: install
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy
+	@start=$$(date +%s); $(BIN)/ruff check . && $(BIN)/ruff format --check .; status=$$?; \
+	  echo "== ruff: $$(( $$(date +%s) - start ))s"; exit $$status
+	@start=$$(date +%s); $(BIN)/mypy; status=$$?; echo "== mypy: $$(( $$(date +%s) - start ))s"; exit $$status
 
 test: lint
-	$(BIN)/python -m pytest -q
+	@start=$$(date +%s); $(BIN)/python -m pytest -q --durations=15; status=$$?; \
+	  echo "== pytest: $$(( $$(date +%s) - start ))s"; exit $$status
 
 bench: install
 	$(BIN)/python -m bench.index_throughput

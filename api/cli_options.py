@@ -44,8 +44,8 @@ def _bounds(field: FieldInfo) -> dict[str, Any]:
     for meta in field.metadata:
         if isinstance(meta, annotated_types.Ge):
             found["min"] = meta.ge
-        elif isinstance(meta, annotated_types.Le) and meta.le < 2**31:  # a bound no one reaches is not shown
-            found["max"] = meta.le
+        elif isinstance(meta, annotated_types.Le) and isinstance(meta.le, int | float) and meta.le < 2**31:
+            found["max"] = meta.le  # (2**62 means "no cap" and is not shown)
     return found
 
 

@@ -16,11 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from bench._results import machine, write_section
+from core.options import Paging
 from core.settings import load_settings
 from data.scenes import COLOURS, SHAPES, generate
 from indexer.library import Library
 from indexer.pipeline import index_paths
 from searcher.engine import Searcher
+from searcher.query import Query
 from training.evaluate import evaluate
 
 
@@ -36,7 +38,8 @@ def scene_quality(searcher: Searcher, captions_by_path: dict[str, list[str]]) ->
     recall, precision = [], []
     for colour in COLOURS:
         for shape in SHAPES:
-            hits = searcher.search(searcher.text_vector(f"a {colour} {shape}"), "media", k=5)
+            vector = searcher.queries.text_vector(f"a {colour} {shape}")  # the model alone, no later stage
+            hits = searcher.ask(Query(vector=vector), "media", Paging(k=5))
             matches = [labels[hit.path] == (colour, shape) for hit in hits if hit.path]
             recall.append(any(matches))
             precision.append(float(np.mean(matches)))
@@ -45,7 +48,7 @@ def scene_quality(searcher: Searcher, captions_by_path: dict[str, list[str]]) ->
     for path, caps in captions_by_path.items():
         media_id = searcher.library.catalog.media_id_for_path(path)
         assert media_id is not None
-        best = searcher.search(searcher.media_vector(media_id), "texts", k=1)[0]
+        best = searcher.ask(Query(media_id=media_id), "texts", Paging(k=1))[0]
         top1.append(best.text in caps)
     chance = float(np.mean([len(caps) for caps in captions_by_path.values()])) / len(distinct)
     return {

@@ -18,12 +18,14 @@ import numpy as np
 import open_clip
 
 from bench._results import machine, percentile, write_section
+from core.options import Paging
 from core.settings import load_settings
 from indexer.catalog import MediaRecord
 from indexer.encoder import Encoder
 from indexer.library import Library
 from indexer.model_spec import resolve
 from searcher.engine import Searcher
+from searcher.query import Query
 from training.random_weights import write_random_checkpoint
 
 DIM = 512
@@ -59,11 +61,12 @@ def measure(path: Path, vectors: np.ndarray, queries: np.ndarray, k: int, nprobe
     settings = load_settings(library=path, nprobe=nprobe)
     with Library.open_reader(path) as library:
         searcher = Searcher(library, settings)
-        searcher.search(queries[0], k=k)  # load the index
+        page = Paging(k=k)
+        searcher.ask(Query(vector=queries[0]), "media", page)  # load the index
         latencies, recalls = [], []
         for query in queries:
             started = time.perf_counter()
-            hits = searcher.search(query, k=k)
+            hits = searcher.ask(Query(vector=query), "media", page)
             latencies.append((time.perf_counter() - started) * 1000)
             exact = set((np.argsort(-(vectors @ query))[:k] + 1).tolist())  # catalog ids start at 1
             recalls.append(len(exact & {hit.id for hit in hits}) / k)

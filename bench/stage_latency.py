@@ -19,14 +19,14 @@ import numpy as np
 
 from bench._results import machine, write_section
 from bench.serve_load import build_library, queries, source_images
-from core.options import Ranking
+from core.options import Paging, Ranking
 from core.settings import load_settings
 from data.scenes import TRAIN_TEMPLATES, random_scene
 from indexer.library import Library
-from searcher import pipeline
-from searcher.engine import Query, Searcher, SearchOptions
+from searcher.engine import Searcher
+from searcher.query import Query
 
-STAGES = ("encode", "filters", "vector", "lexical", "fusion", "rerank", "cutoff", "collapse", "mmr", "total")
+STAGES = ("encode", "vector", "lexical", "fusion", "rerank", "cutoff", "collapse", "mmr", "total")
 
 
 def add_captions(library: Path, every: int) -> int:
@@ -45,16 +45,16 @@ def add_captions(library: Path, every: int) -> int:
 
 def measure(searcher: Searcher, texts: list[str], ranking: Ranking) -> dict[str, list[float]]:
     found: dict[str, list[float]] = {stage: [] for stage in STAGES}
-    options = SearchOptions(k=30, ranking=ranking)
+    page = Paging(k=30)
     fresh = f" {time.perf_counter_ns()}"  # new words each run: the encode is measured, not the query cache
     for text in texts:
         text += fresh
         started = time.perf_counter()
-        prepared = searcher.prepare(Query(text), ranking)
+        searcher.queries.prepare(Query(text), ranking.templates if ranking.expand else ())
         encoded = time.perf_counter()
-        ranked = pipeline.run(searcher, prepared, "media", options)
+        ranked = searcher.rank(Query(text), "media", page, ranking=ranking)  # the words' vector is cached now
         found["encode"].append(encoded - started)
-        for stage, seconds in ranked.timings.items():
+        for stage, seconds in ranked.seconds.items():
             if stage in found:
                 found[stage].append(seconds)
         found["total"].append(time.perf_counter() - started)
@@ -78,7 +78,7 @@ def main() -> None:
         settings = load_settings(library=library, quiet=True)
         with Library.open_reader(library) as lib:
             searcher = Searcher(lib, settings)
-            searcher.prepare(Query("warm up"), everything)  # the model loads once, not in the numbers
+            searcher.warm()  # the model loads once, not in the numbers
             runs = {
                 "vector only": measure(searcher, texts, Ranking(hybrid=False, cutoff=False)),
                 "every stage, reranker cold": measure(searcher, texts, everything),
