@@ -14,6 +14,7 @@ from PIL import Image
 
 import api.state
 from api.server import create_app
+from indexer.library import Library
 from tests.api.conftest import ServedLibrary, index
 from tests.conftest import Cli, write_picture
 
@@ -130,6 +131,16 @@ def test_a_file_gone_from_disk_is_404_not_500(served: ServedLibrary, tmp_path: P
             assert response.status_code == 404 and "no longer on disk" in response.json()["detail"]
 
 
+def test_a_file_that_failed_to_index_is_not_served(client: TestClient, served: ServedLibrary) -> None:
+    failure = client.get("/api/stats").json()["failures"][0]
+    assert failure["path"] == str(served.broken) and failure["reason"]
+    with Library.open_reader(served.library) as library:
+        broken_id = library.catalog.media_id_for_path(str(served.broken))
+    for url in (f"/api/media/{broken_id}", f"/api/media/{broken_id}/file", f"/api/media/{broken_id}/thumbnail"):
+        response = client.get(url)
+        assert response.status_code == 404 and f"no indexed image has id {broken_id}" in response.json()["detail"]
+
+
 @pytest.mark.parametrize(
     ("url", "status"),
     [
@@ -222,9 +233,10 @@ def test_api_key_guards_everything_but_healthz(served: ServedLibrary) -> None:
             assert client.get(url).status_code == 401, url
             assert client.get(url, headers={"X-API-Key": "wrong"}).status_code == 401, url
         assert client.post("/api/search/image", files=upload(served.jpeg)).status_code == 401
-        assert client.get("/api/search?q=cat", headers={"X-API-Key": "s3cret"}).status_code == 200
+        found = client.get("/api/search?q=cat", headers={"X-API-Key": "s3cret"})
+        assert found.status_code == 200
         client.cookies.set("xmodal_api_key", "s3cret")  # how the page's <img> requests carry it
-        assert client.get("/api/media/1/thumbnail").status_code == 200
+        assert client.get(found.json()["hits"][0]["thumbnail_url"]).status_code == 200
         client.cookies.clear()
         assert client.get("/healthz").json() == {"status": "ok", "ready": True, "detail": None}
         schema = client.get("/openapi.json").json()
