@@ -77,10 +77,10 @@ class MediaOut(BaseModel):
 
 
 class IndexOut(BaseModel):
-    kind: str
+    kind: str = Field(description="flat (exact) or ivf, as the newest index generation on disk was built.")
     nlist: int | None
-    count: int
-    current: bool
+    count: int = Field(description="Vectors in that generation.")
+    current: bool = Field(description="False while items committed since are searched exactly beside it.")
 
 
 class FailureOut(BaseModel):
@@ -96,7 +96,8 @@ class StatsOut(BaseModel):
     failed: int
     texts: int
     text_sources: int
-    disk_bytes: int
+    disk_bytes: int = Field(description="Catalog, index generations, caches and thumbnails.")
+    thumbnail_bytes: int = Field(description="The thumbnail cache's part, counted at most every few minutes.")
     indexes: dict[str, IndexOut]
     failures: list[FailureOut]
 
