@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from indexer.catalog import MediaRow
 from searcher.hits import Hit
+
+SearchKind = Literal["text-to-image", "image-to-image", "image-to-text"]
 
 
 class ErrorBody(BaseModel):
@@ -51,7 +56,7 @@ class HitOut(BaseModel):
 
 class SearchResponse(BaseModel):
     query: str = Field(description="The text query, or what the image query was.")
-    kind: Literal["text-to-image", "image-to-image", "image-to-text"]
+    kind: SearchKind
     k: int
     offset: int
     hits: list[HitOut]
@@ -74,6 +79,26 @@ class MediaOut(BaseModel):
     indexed_at: str | None
     thumbnail_url: str
     file_url: str
+
+    @classmethod
+    def of(cls, row: MediaRow) -> MediaOut:
+        path = Path(row.path)
+        return cls(
+            id=row.id,
+            path=row.path,
+            name=path.name,
+            folder=str(path.parent),
+            size=row.size,
+            format=row.format,
+            width=row.width,
+            height=row.height,
+            taken_at=row.taken_at,
+            camera_make=row.camera_make,
+            camera_model=row.camera_model,
+            indexed_at=datetime.fromtimestamp(row.indexed_at, timezone.utc).isoformat(timespec="seconds"),
+            thumbnail_url=f"/api/media/{row.id}/thumbnail",
+            file_url=f"/api/media/{row.id}/file",
+        )
 
 
 class IndexOut(BaseModel):

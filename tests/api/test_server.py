@@ -267,7 +267,7 @@ def test_a_new_index_generation_is_picked_up_without_restart(tmp_path: Path, cli
     cli.index(*[write_picture(tmp_path / "photos" / f"a{i}.png", i, "PNG") for i in range(3)])
     with TestClient(create_app(served.settings(library=cli.library))) as client:
         assert client.get("/api/stats").json()["images"] == 3
-        searcher = client.app.state.library.searcher  # type: ignore[attr-defined]
+        searcher = client.app.state.context.library.get().searcher  # type: ignore[attr-defined]
         before = searcher._index("media")
         later = write_picture(tmp_path / "more" / "later.png", 42, "PNG")
         cli.index(later.parent)
