@@ -24,8 +24,8 @@ from searcher.engine import SearchOptions
 MAX_ID = 2**63 - 1  # SQLite's largest integer key
 THUMBNAIL_CACHE_CONTROL = "private, max-age=86400"
 
-MEDIA_ERRORS = error_responses(404, 503)
-SIMILAR_ERRORS = error_responses(400, 404, 503)
+MEDIA_ERRORS = error_responses(404, 422, 503)
+SIMILAR_ERRORS = error_responses(400, 404, 422, 503)
 
 MediaId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="Catalog id of an indexed image.")]
 ThumbnailSize = Annotated[int, Query(ge=16, le=1024, description="Longest side; rounded up to 128/256/512/1024.")]

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, HTTPException, Query, UploadFile
+from fastapi import APIRouter, File, Query, UploadFile
 
 from api.answer import AnswerDep
 from api.deps import SearcherDep, SettingsDep
 from api.errors import error_responses
+from api.limits import BodyTooLarge
 from api.schemas import SearchResponse
 from api.search_params import K, Offset, Options
 from core.settings import Settings
 from searcher.engine import Query as SearchQuery
 from searcher.engine import SearchOptions
 
-SEARCH_ERRORS = error_responses(400, 503)
-UPLOAD_ERRORS = error_responses(400, 413, 415, 503)
+SEARCH_ERRORS = error_responses(400, 422, 503)
+UPLOAD_ERRORS = error_responses(400, 413, 415, 422, 503)
 
 Upload = Annotated[UploadFile, File(description="The query picture: JPEG, PNG, WebP, GIF, BMP, TIFF or HEIC.")]
 Words = Annotated[
@@ -33,7 +34,7 @@ def read_upload(upload: UploadFile, max_bytes: int) -> bytes:
     """The body limit already stopped a larger request; this holds when the part arrived another way."""
     data = upload.file.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise HTTPException(413, f"the upload is larger than the limit of {max_bytes:,} bytes")
+        raise BodyTooLarge(max_bytes)
     return data
 
 

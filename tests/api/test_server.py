@@ -166,7 +166,51 @@ def test_bad_requests_get_a_4xx_with_a_reason(client: TestClient, url: str, stat
     response = client.get(url)
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/json"
-    assert response.json()["detail"]
+    body = response.json()
+    assert set(body) == {"detail", "hint"} and isinstance(body["detail"], str) and body["detail"]
+
+
+def test_every_error_is_a_reason_and_a_hint(served: ServedLibrary) -> None:
+    with TestClient(create_app(served.settings(api_key="s3cret", max_upload_bytes=10_000))) as client:
+        key = {"X-API-Key": "s3cret"}
+        answers = {
+            401: client.get("/api/search?q=cat"),
+            404: client.get("/api/no-such-endpoint", headers=key),
+            405: client.delete("/api/search?q=cat", headers=key),
+            413: client.post(
+                "/api/search/image", files={"file": ("big.png", b"\0" * 20_000, "image/png")}, headers=key
+            ),
+            422: client.get("/api/search?k=0", headers=key),
+        }
+        for status, response in answers.items():
+            body = response.json()
+            assert response.status_code == status, (status, response.text)
+            assert set(body) == {"detail", "hint"} and body["detail"] and body["hint"], (status, body)
+        assert answers[401].headers["www-authenticate"] == "ApiKey"
+        assert "GET" in answers[405].headers["allow"]
+        assert "limit of 10,000 bytes" in answers[413].json()["detail"]
+
+
+def test_a_huge_bad_parameter_is_not_echoed_back(client: TestClient) -> None:
+    response = client.get("/api/search", params={"q": "x" * 60_000, "k": 5})  # about as long as a URL may be
+    assert response.status_code == 422
+    assert len(response.content) < 1000, len(response.content)  # not the 60 KB that was sent
+    body = response.json()
+    assert body["detail"].startswith("q (query parameter): String should have at most 1000 characters")
+    assert '"' + "x" * 100 + '…"' in body["detail"] and "60,000 characters" in body["detail"]
+    assert "/docs" in body["hint"]
+
+
+def test_each_bad_parameter_is_named(client: TestClient) -> None:
+    body = client.get("/api/search", params={"k": 0, "after": "yesterday"}).json()
+    reasons = body["detail"].split("; ")
+    assert any(reason.startswith("q (query parameter): Field required") for reason in reasons), reasons
+    assert any(
+        reason.startswith("k (query parameter): Input should be greater than or equal to 1") for reason in reasons
+    )
+    assert any(reason.startswith("after (query parameter): String should match pattern") for reason in reasons)
+    missing = client.post("/api/search/image").json()
+    assert missing["detail"].startswith("file (form field): Field required")
 
 
 @pytest.mark.parametrize(
@@ -193,7 +237,7 @@ def test_uploads_over_the_limit_are_413(served: ServedLibrary) -> None:
     with TestClient(create_app(served.settings(max_upload_bytes=10_000))) as client:
         big = {"file": ("big.png", b"\x89PNG" + b"\0" * 20_000, "image/png")}
         response = client.post("/api/search/image", files=big)
-        assert response.status_code == 413 and "limit" in response.json()["detail"]
+        assert response.status_code == 413 and "limit" in response.json()["detail"] and response.json()["hint"]
 
         def chunks() -> Iterator[bytes]:  # no Content-Length: the limit holds while the body streams in
             boundary = b'--xx\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n'
@@ -205,7 +249,7 @@ def test_uploads_over_the_limit_are_413(served: ServedLibrary) -> None:
         streamed = client.post(
             "/api/search/image", content=chunks(), headers={"content-type": "multipart/form-data; boundary=xx"}
         )
-        assert streamed.status_code == 413
+        assert streamed.status_code == 413 and streamed.json()["hint"]
 
 
 def test_non_images_are_415_and_broken_images_400(client: TestClient, served: ServedLibrary, tmp_path: Path) -> None:
@@ -309,6 +353,8 @@ def test_openapi_document_and_docs_work_offline(client: TestClient) -> None:
     }
     assert "415" in paths["/api/search/image"]["post"]["responses"]
     assert "404" in paths["/api/media/{media_id}"]["get"]["responses"]
+    too_long = paths["/api/search"]["get"]["responses"]["422"]  # what a 422 really answers
+    assert too_long["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
     docs = client.get("/docs").text
     assert "cdn" not in docs.lower()
     for asset in re.findall(r"""(?:src|href)=['"](/[^'"]+)['"]""", docs):
