@@ -128,6 +128,10 @@ class StatsOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    status: Literal["ok", "starting"]
-    ready: bool = Field(description="False until the library can be opened; search answers 503 meanwhile.")
-    detail: str | None = None
+    status: Literal["ok"] = Field(default="ok", description="The process answers; whether it can search is /readyz.")
+
+
+class ReadyOut(BaseModel):
+    status: Literal["ready"] = Field(
+        default="ready", description="The library is open and its model loaded: searches answer."
+    )

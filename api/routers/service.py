@@ -1,28 +1,50 @@
-"""The service's own endpoints: health, what the library holds, and Prometheus metrics."""
+"""The service's own endpoints: liveness and readiness for a load balancer, what the library holds, metrics.
+
+`/healthz` answers 200 while the process answers at all; `/readyz` answers 200 once the library is
+searchable and 503 (with Retry-After and the reason) until then, so a balancer can route on the status.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Any
 
-from api.deps import Context, MetricsDep, Opened
-from api.errors import error_responses
-from api.schemas import HealthOut, StatsOut
-from api.state import NotReady
+from fastapi import APIRouter, Depends, Response
+
+from api.deps import MetricsDep, Opened, open_library
+from api.errors import RETRY_AFTER_SECONDS, error_responses
+from api.schemas import HealthOut, ReadyOut, StatsOut
 from api.stats import library_stats
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4"
+
+
+def not_ready_response() -> dict[int | str, dict[str, Any]]:
+    retry = {
+        "description": f"Seconds to wait before asking again ({RETRY_AFTER_SECONDS}).",
+        "schema": {"type": "integer"},
+    }
+    return {
+        503: {**error_responses(503)[503], "description": "Not ready yet, and why.", "headers": {"Retry-After": retry}}
+    }
+
 
 probes = APIRouter(tags=["service"])  # public: a load balancer has no API key
 reports = APIRouter(tags=["service"])  # behind the API key when one is set
 
 
-@probes.get("/healthz", summary="Liveness, and whether the library is searchable")
-def healthz(context: Context) -> HealthOut:
-    try:
-        context.library.get()
-    except NotReady as exc:
-        return HealthOut(status="starting", ready=False, detail=exc.reason)
-    return HealthOut(status="ok", ready=True)
+@probes.get("/healthz", summary="Liveness: the process answers")
+def healthz() -> HealthOut:
+    return HealthOut()
+
+
+@probes.get(
+    "/readyz",
+    dependencies=[Depends(open_library)],
+    responses=not_ready_response(),
+    summary="Readiness: the library is searchable",
+)
+def readyz() -> ReadyOut:
+    return ReadyOut()
 
 
 @reports.get("/api/stats", responses=error_responses(503), summary="What the library holds")

@@ -129,8 +129,8 @@ def serving(library: Path, scratch: Path, *flags: str, host: str = "127.0.0.1") 
     deadline = time.monotonic() + 90
     try:
         while True:
-            with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-                if b'"ready":true' in response.read():
+            with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
+                if response.status == 200:  # 503 until the library is searchable
                     break
             assert process.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)

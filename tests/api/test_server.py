@@ -271,7 +271,7 @@ def test_images_over_the_pixel_limit_are_refused(served: ServedLibrary, tmp_path
     assert response.status_code == 400 and "over the limit" in response.json()["detail"]
 
 
-def test_api_key_guards_everything_but_healthz(served: ServedLibrary) -> None:
+def test_api_key_guards_everything_but_the_probes(served: ServedLibrary) -> None:
     with TestClient(create_app(served.settings(api_key="s3cret"))) as client:
         for url in ("/api/search?q=cat", "/api/stats", "/api/media/1", "/api/media/1/thumbnail", "/metrics"):
             assert client.get(url).status_code == 401, url
@@ -282,7 +282,8 @@ def test_api_key_guards_everything_but_healthz(served: ServedLibrary) -> None:
         client.cookies.set("xmodal_api_key", "s3cret")  # how the page's <img> requests carry it
         assert client.get(found.json()["hits"][0]["thumbnail_url"]).status_code == 200
         client.cookies.clear()
-        assert client.get("/healthz").json() == {"status": "ok", "ready": True, "detail": None}
+        assert client.get("/healthz").json() == {"status": "ok"}
+        assert client.get("/readyz").json() == {"status": "ready"}  # a load balancer has no key
         schema = client.get("/openapi.json").json()
         assert "APIKeyHeader" in schema["components"]["securitySchemes"]
     with TestClient(create_app(served.settings())) as open_client:
@@ -295,14 +296,17 @@ def test_not_ready_until_the_library_exists_then_serving(
 ) -> None:
     monkeypatch.setattr(api.state, "RETRY_SECONDS", 0.0)
     with TestClient(create_app(served.settings(library=cli.library))) as client:
-        health = client.get("/healthz").json()
-        assert health["ready"] is False and "no xmodal library" in health["detail"]
+        live = client.get("/healthz")
+        assert live.status_code == 200 and live.json() == {"status": "ok"}  # alive: do not restart it
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.headers["retry-after"] == "2"  # not ready: send no traffic
+        assert "no xmodal library" in ready.json()["detail"] and "index a folder first" in ready.json()["hint"]
         response = client.get("/api/search?q=cat")
         assert response.status_code == 503 and response.headers["retry-after"] == "2"
         assert "index a folder first" in response.json()["hint"]
         photo = write_picture(tmp_path / "photos" / "first.png", 5, "PNG")
         cli.index(photo.parent)  # a watcher or an index run creates the library meanwhile
-        assert client.get("/healthz").json()["ready"] is True
+        assert client.get("/readyz").status_code == 200
         found = client.post("/api/search/image", files=upload(photo)).json()["hits"]
         assert found[0]["name"] == "first.png"
 
@@ -345,6 +349,7 @@ def test_openapi_document_and_docs_work_offline(client: TestClient) -> None:
         "/api/media/{media_id}/file",
         "/api/stats",
         "/healthz",
+        "/readyz",
         "/metrics",
     ):
         assert path in paths, path
@@ -353,6 +358,9 @@ def test_openapi_document_and_docs_work_offline(client: TestClient) -> None:
     }
     assert "415" in paths["/api/search/image"]["post"]["responses"]
     assert "404" in paths["/api/media/{media_id}"]["get"]["responses"]
+    ready_503 = paths["/readyz"]["get"]["responses"]["503"]
+    assert "Retry-After" in ready_503["headers"]
+    assert ready_503["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
     too_long = paths["/api/search"]["get"]["responses"]["422"]  # what a 422 really answers
     assert too_long["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
     docs = client.get("/docs").text
