@@ -33,7 +33,8 @@ reports = APIRouter(tags=["service"])  # behind the API key when one is set
 
 
 @probes.get("/healthz", summary="Liveness: the process answers")
-def healthz() -> HealthOut:
+async def healthz() -> HealthOut:
+    """Answered on the event loop: searches busy in every worker thread do not make a live server look dead."""
     return HealthOut()
 
 
