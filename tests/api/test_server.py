@@ -15,6 +15,7 @@ from PIL import Image
 import api.state
 from api.server import create_app
 from indexer.library import Library
+from searcher.media import MediaService
 from tests.api.conftest import ServedLibrary, index
 from tests.conftest import Cli, write_picture
 
@@ -189,6 +190,20 @@ def test_every_error_is_a_reason_and_a_hint(served: ServedLibrary) -> None:
         assert answers[401].headers["www-authenticate"] == "ApiKey"
         assert "GET" in answers[405].headers["allow"]
         assert "limit of 10,000 bytes" in answers[413].json()["detail"]
+
+
+def test_a_bug_answers_json_without_a_traceback(served: ServedLibrary, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_args: object) -> None:
+        raise RuntimeError("secret internals /home/someone/.config")
+
+    monkeypatch.setattr(MediaService, "record", broken)
+    with TestClient(create_app(served.settings()), raise_server_exceptions=False) as client:
+        response = client.get("/api/media/1")
+        assert response.status_code == 500 and response.headers["content-type"] == "application/json"
+        assert response.json() == {"detail": "internal server error", "hint": response.json()["hint"]}
+        assert "secret" not in response.text and "log" in response.json()["hint"]
+        metrics = client.get("/metrics").text
+        assert 'route="/api/media/{media_id}",status="500"' in metrics  # counted, though it raised
 
 
 def test_a_huge_bad_parameter_is_not_echoed_back(client: TestClient) -> None:
