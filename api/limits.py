@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.schemas import ErrorBody
+
+TOO_LARGE_HINT = "send a smaller or more compressed picture; the server's max_upload_bytes setting sets the limit"
+
 
 class BodyTooLarge(HTTPException):
+    """Raised by the middleware while a body arrives, and by a route that reads an upload past the limit."""
+
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"the upload is larger than the limit of {limit:,} bytes")
 
@@ -57,7 +62,7 @@ class BodyLimit:
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"detail": BodyTooLarge(self.max_bytes).detail}).encode()
+        body = ErrorBody(detail=BodyTooLarge(self.max_bytes).detail, hint=TOO_LARGE_HINT).model_dump_json().encode()
         headers: list[Any] = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from indexer.catalog import MediaRow
 from searcher.hits import Hit
+
+SearchKind = Literal["text-to-image", "image-to-image", "image-to-text"]
 
 
 class ErrorBody(BaseModel):
@@ -51,7 +56,7 @@ class HitOut(BaseModel):
 
 class SearchResponse(BaseModel):
     query: str = Field(description="The text query, or what the image query was.")
-    kind: Literal["text-to-image", "image-to-image", "image-to-text"]
+    kind: SearchKind
     k: int
     offset: int
     hits: list[HitOut]
@@ -75,12 +80,32 @@ class MediaOut(BaseModel):
     thumbnail_url: str
     file_url: str
 
+    @classmethod
+    def of(cls, row: MediaRow) -> MediaOut:
+        path = Path(row.path)
+        return cls(
+            id=row.id,
+            path=row.path,
+            name=path.name,
+            folder=str(path.parent),
+            size=row.size,
+            format=row.format,
+            width=row.width,
+            height=row.height,
+            taken_at=row.taken_at,
+            camera_make=row.camera_make,
+            camera_model=row.camera_model,
+            indexed_at=datetime.fromtimestamp(row.indexed_at, timezone.utc).isoformat(timespec="seconds"),
+            thumbnail_url=f"/api/media/{row.id}/thumbnail",
+            file_url=f"/api/media/{row.id}/file",
+        )
+
 
 class IndexOut(BaseModel):
-    kind: str
+    kind: str = Field(description="flat (exact) or ivf, as the newest index generation on disk was built.")
     nlist: int | None
-    count: int
-    current: bool
+    count: int = Field(description="Vectors in that generation.")
+    current: bool = Field(description="False while items committed since are searched exactly beside it.")
 
 
 class FailureOut(BaseModel):
@@ -96,12 +121,17 @@ class StatsOut(BaseModel):
     failed: int
     texts: int
     text_sources: int
-    disk_bytes: int
+    disk_bytes: int = Field(description="Catalog, index generations, caches and thumbnails.")
+    thumbnail_bytes: int = Field(description="The thumbnail cache's part, counted at most every few minutes.")
     indexes: dict[str, IndexOut]
     failures: list[FailureOut]
 
 
 class HealthOut(BaseModel):
-    status: Literal["ok", "starting"]
-    ready: bool = Field(description="False until the library can be opened; search answers 503 meanwhile.")
-    detail: str | None = None
+    status: Literal["ok"] = Field(default="ok", description="The process answers; whether it can search is /readyz.")
+
+
+class ReadyOut(BaseModel):
+    status: Literal["ready"] = Field(
+        default="ready", description="The library is open and its model loaded: searches answer."
+    )

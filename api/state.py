@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 
 from core.errors import XmodalError
 from core.settings import Settings
 from indexer.library import Library
 from searcher.engine import Searcher
+from searcher.media import MediaService
 
 RETRY_SECONDS = 2.0
 
@@ -22,13 +24,21 @@ class NotReady(Exception):
         self.hint = hint
 
 
+@dataclass(frozen=True)
+class OpenLibrary:
+    """What requests share once the library is open: the library, its searcher, and its media by id."""
+
+    library: Library
+    searcher: Searcher
+    media: MediaService
+
+
 class LibraryState:
     """A server may start before its library exists (a watcher about to create it): it retries on request."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.library: Library | None = None
-        self.searcher: Searcher | None = None
+        self.opened: OpenLibrary | None = None
         self.reason = "starting"
         self.hint: str | None = None
         self._lock = threading.Lock()
@@ -40,7 +50,7 @@ class LibraryState:
             self._open_locked()
 
     def _open_locked(self) -> None:
-        if self.searcher is not None:
+        if self.opened is not None:
             return
         self._next_attempt = time.monotonic() + RETRY_SECONDS
         library: Library | None = None
@@ -53,24 +63,27 @@ class LibraryState:
                 library.close()
             self.reason, self.hint = exc.message, exc.hint
             return
-        self.library, self.searcher = library, searcher
+        self.opened = OpenLibrary(library, searcher, MediaService(library.catalog))
 
-    def get(self) -> Searcher:
-        searcher = self.searcher
-        if searcher is not None:
-            return searcher
+    def get(self) -> OpenLibrary:
+        """The open library; `NotReady` while it cannot be opened (tried again at most every RETRY_SECONDS)."""
+        opened = self.opened
+        if opened is not None:
+            return opened
         with self._lock:
-            if self.searcher is None and time.monotonic() >= self._next_attempt:
+            if self.opened is None and time.monotonic() >= self._next_attempt:
                 self._open_locked()
-            if self.searcher is None:
+            if self.opened is None:
                 raise NotReady(self.reason, self.hint)
-            return self.searcher
+            return self.opened
 
     def counts(self) -> dict[str, int] | None:
-        return None if self.library is None else self.library.catalog.counts()
+        opened = self.opened
+        return None if opened is None else opened.library.catalog.counts()
 
     def close(self) -> None:
         with self._lock:
-            if self.library is not None:
-                self.library.close()
-            self.library = self.searcher = None
+            if self.opened is not None:
+                self.opened.searcher.close()
+                self.opened.library.close()
+            self.opened = None

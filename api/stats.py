@@ -1,40 +1,121 @@
-"""Library statistics, shared by the CLI and (later) the API."""
+"""What a library holds, for `xmodal stats` and `GET /api/stats`: cheap enough to ask on every page load.
+
+Index shapes and counts come from the index manifests (no index file is loaded); disk usage adds up the
+files the library is made of (the catalog and its WAL, the index folder's few generations, the rerank
+caches) without walking the thumbnail cache, whose total is counted at most every
+`THUMBNAIL_RECOUNT_SECONDS` per process (it may have 100k files, and only grows as pages are viewed).
+"""
 
 from __future__ import annotations
 
 import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
-from indexer.catalog import COLLECTIONS
-from indexer.library import Library
+from indexer.catalog import COLLECTIONS, Collection
+from indexer.library import CATALOG_NAME, Library
+
+THUMBNAIL_RECOUNT_SECONDS = 300.0
+THUMBNAILS = "thumbnails"
+# Beside the catalog: SQLite's write-ahead log and its index, and the writer's lock file.
+CATALOG_COMPANIONS = ("-wal", "-shm")
+LOCK_NAME = "writer.lock"
+SMALL_FOLDERS = ("index", "rerank")  # a handful of files each: listed on every call
 
 
-def library_stats(library: Library) -> dict[str, Any]:
+def file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def files_in(folder: Path) -> Iterable[Path]:
+    """The files directly in `folder` (none when it does not exist)."""
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [Path(entry.path) for entry in entries if entry.is_file(follow_symlinks=False)]
+
+
+def tree_size(folder: Path) -> int:
+    """Bytes in every file below `folder`, however deep."""
+    total = 0
+    for parent, _, names in os.walk(folder):
+        total += sum(file_size(Path(parent) / name) for name in names)
+    return total
+
+
+class FolderSizes:
+    """Sizes of big, slowly changing folders, recounted at most every `max_age` seconds."""
+
+    def __init__(self, max_age: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_age = max_age
+        self.clock = clock
+        self._counted: dict[Path, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def size(self, folder: Path) -> int:
+        now = self.clock()
+        with self._lock:
+            counted = self._counted.get(folder)
+        if counted is not None and now - counted[0] < self.max_age:
+            return counted[1]
+        size = tree_size(folder)
+        with self._lock:
+            self._counted[folder] = (now, size)
+        return size
+
+
+thumbnail_sizes = FolderSizes(THUMBNAIL_RECOUNT_SECONDS)
+
+
+def library_bytes(library: Library) -> int:
+    """The catalog and its companions, and the small folders: all but the thumbnail cache."""
+    catalog = library.path / CATALOG_NAME
+    files = [catalog, *(catalog.with_name(catalog.name + suffix) for suffix in CATALOG_COMPANIONS)]
+    files.append(library.path / LOCK_NAME)
+    for folder in SMALL_FOLDERS:
+        files.extend(files_in(library.path / folder))
+    return sum(file_size(path) for path in files)
+
+
+def index_stats(library: Library, collection: Collection, dim: int | None) -> dict[str, Any]:
+    """The newest index generation as its manifest describes it; none yet reads as an empty flat index,
+    which is what a searcher loads then."""
+    manifest = library.index_files(collection).read_manifest()
+    current_version = library.catalog.version(collection)
+    if manifest is None or manifest.dim != dim:
+        return {"kind": "flat", "nlist": 0, "count": 0, "current": current_version == 0}
+    return {
+        "kind": manifest.shape.kind,
+        "nlist": manifest.shape.nlist,
+        "count": manifest.count,
+        "current": manifest.version == current_version,
+    }
+
+
+def library_stats(library: Library, thumbnails: FolderSizes = thumbnail_sizes) -> dict[str, Any]:
     catalog = library.catalog
     counts = catalog.counts()
     spec = library.model_spec()
-    indexes: dict[str, Any] = {}
-    if spec is not None:
-        for name in COLLECTIONS:
-            vector_index = library.vector_index(name)
-            indexes[name] = {
-                "kind": vector_index.shape.kind,
-                "nlist": vector_index.shape.nlist,
-                "count": int(vector_index.index.ntotal),
-                "current": vector_index.is_current(),
-            }
-    disk = sum(
-        os.path.getsize(os.path.join(folder, name)) for folder, _, names in os.walk(library.path) for name in names
-    )
+    dim = int(catalog.get_meta("dim") or 0) or None
+    indexes = {name: index_stats(library, name, dim) for name in COLLECTIONS} if spec is not None else {}
+    thumbnail_bytes = thumbnails.size(library.path / THUMBNAILS)
     return {
         "library": str(library.path),
         "model": spec.describe() if spec else None,
-        "dim": int(catalog.get_meta("dim") or 0) or None,
+        "dim": dim,
         "images": counts["media"],
         "failed": counts["failed"],
         "texts": counts["texts"],
         "text_sources": counts["text_sources"],
-        "disk_bytes": disk,
+        "disk_bytes": library_bytes(library) + thumbnail_bytes,
+        "thumbnail_bytes": thumbnail_bytes,
         "indexes": indexes,
         "failures": [{"path": path, "reason": reason} for path, reason in catalog.failures()],
     }

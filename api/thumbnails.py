@@ -6,8 +6,10 @@ import contextlib
 import io
 from pathlib import Path
 
+from core.errors import NotFound
 from core.files import atomic_write_bytes
-from indexer.decode import decode_image
+from indexer.decode import DecodeError, decode_image
+from searcher.media import MediaFile, gone
 
 SIZES = (128, 256, 512, 1024)  # a requested size is rounded up to one of these: the cache stays bounded
 QUALITY = 82
@@ -15,6 +17,11 @@ QUALITY = 82
 
 def bucket(size: int) -> int:
     return next((choice for choice in SIZES if choice >= size), SIZES[-1])
+
+
+def etag(item: MediaFile, size: int) -> str:
+    """Changes when the file's content does: a client revalidates instead of downloading again."""
+    return f'"{item.id}-{(item.content_hash or "")[:16]}-{size}"'
 
 
 class Thumbnails:
@@ -26,20 +33,28 @@ class Thumbnails:
     def path_for(self, media_id: int, content_hash: str, size: int) -> Path:
         return self.folder / str(size) / f"{media_id}-{content_hash[:16]}.jpg"
 
-    def get(self, media_id: int, source: Path, content_hash: str, size: int) -> bytes:
-        """JPEG bytes no larger than size×size. Raises OSError or DecodeError for an unreadable source."""
-        cached = self.path_for(media_id, content_hash, size)
+    def get(self, item: MediaFile, size: int) -> bytes:
+        """JPEG bytes no larger than size×size; `NotFound` when the file is gone or cannot be read now."""
+        cached = self.path_for(item.id, item.content_hash or "none", size)
         with contextlib.suppress(FileNotFoundError):
             return cached.read_bytes()
+        try:
+            data = self._make(item.path, size)
+        except FileNotFoundError:
+            raise gone(item.id) from None
+        except (OSError, DecodeError) as exc:
+            raise NotFound(f"image {item.id} cannot be read now: {exc}") from None
+        self._store(cached, data)
+        return data
+
+    def _make(self, source: Path, size: int) -> bytes:
         if source.stat().st_size > self.max_file_bytes:
             raise OSError(f"{source.name} is larger than the file size limit")
         image, _ = decode_image(source.read_bytes(), size, self.max_pixels)
         image.thumbnail((size, size))
         buffer = io.BytesIO()
         image.save(buffer, "JPEG", quality=QUALITY, optimize=True)
-        data = buffer.getvalue()
-        self._store(cached, data)
-        return data
+        return buffer.getvalue()
 
     @staticmethod
     def _store(path: Path, data: bytes) -> None:

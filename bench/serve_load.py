@@ -119,7 +119,7 @@ def start_server(library: Path, port: int, workers: int) -> subprocess.Popen[byt
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json().get("ready"):
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
                 return process
         except (httpx.HTTPError, ValueError):
             pass

@@ -1,4 +1,5 @@
-"""A served library built once per module: held-out demo scenes, a real JPEG with EXIF, a unicode file name."""
+"""A served library built once per module: held-out demo scenes, a real JPEG with EXIF, a unicode file name,
+and a broken file the catalog lists as failed."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ class ServedLibrary:
     scenes: dict[str, Scene]  # image file name -> what it shows
     jpeg: Path  # a JPEG with a date and a camera in its EXIF
     unicode_file: Path
+    broken: Path  # a truncated JPEG: in the catalog as a file that failed to index
 
     def settings(self, **overrides: object) -> Settings:
         return load_settings(**{"library": self.library, **overrides})
@@ -55,18 +57,38 @@ def index(library: Path, *paths: Path) -> None:
     assert result.exit_code == 0, result.output
 
 
+@contextlib.contextmanager
+def isolated_from_the_developer(scratch: Path) -> Iterator[None]:
+    """What tests/conftest.py's per-test isolation does, for module fixtures that run before it: no XMODAL_*
+    variable and no config file of the developer's reaches the library being built."""
+    with pytest.MonkeyPatch.context() as patch:
+        for key in list(os.environ):
+            if key.startswith("XMODAL_"):
+                patch.delenv(key)
+        patch.setenv("XMODAL_CONFIG", str(scratch / "no-config.toml"))
+        yield
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> ServedLibrary:
     root = tmp_path_factory.mktemp("served")
+    with isolated_from_the_developer(root):
+        return build_served(root)
+
+
+def build_served(root: Path) -> ServedLibrary:
     made = generate(root / "photos", 60, seed=3, heldout=True)
     photos = root / "photos" / "images"
     first = made[0][0]
     jpeg = write_exif_jpeg(photos / "holiday.jpg", first)
     unicode_file = photos / "été à Zürich 🌅.png"
     shutil.copy(made[1][0], unicode_file)
+    broken = photos / "broken.jpg"
+    broken.write_bytes(jpeg.read_bytes()[:600])
     library = root / "library"
     index(library, photos)
-    return ServedLibrary(library, photos, {path.name: scene for path, scene, _ in made}, jpeg, unicode_file)
+    scenes = {path.name: scene for path, scene, _ in made}
+    return ServedLibrary(library, photos, scenes, jpeg, unicode_file, broken)
 
 
 @pytest.fixture
@@ -107,8 +129,8 @@ def serving(library: Path, scratch: Path, *flags: str, host: str = "127.0.0.1") 
     deadline = time.monotonic() + 90
     try:
         while True:
-            with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-                if b'"ready":true' in response.read():
+            with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
+                if response.status == 200:  # 503 until the library is searchable
                     break
             assert process.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)

@@ -9,12 +9,29 @@ from pathlib import Path
 import hypothesis
 import pytest
 import schemathesis
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.server import create_app
 from core.settings import Settings
-from tests.api.conftest import ServedLibrary
+from tests.api.conftest import ServedLibrary, isolated_from_the_developer
+
+
+class OnlyGivenSettings(Settings):
+    """Settings from the arguments alone: built at import time, before any test's isolation, so no
+    XMODAL_* variable or config file of the developer's may shape the schema under test."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
 
 
 class SwappableApp:
@@ -28,14 +45,15 @@ class SwappableApp:
         await self.target(scope, receive, send)
 
 
-APP = SwappableApp(create_app(Settings(library=Path("not-a-library"))))
+APP = SwappableApp(create_app(OnlyGivenSettings(library=Path("not-a-library"))))
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 
 @pytest.fixture(autouse=True, scope="module")
-def served_app(served: ServedLibrary) -> Iterator[None]:
+def served_app(served: ServedLibrary, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     placeholder = APP.target
-    APP.target = create_app(served.settings(max_upload_bytes=200_000))
+    with isolated_from_the_developer(tmp_path_factory.mktemp("fuzz")):
+        APP.target = create_app(served.settings(max_upload_bytes=200_000))
     yield
     APP.target = placeholder
 

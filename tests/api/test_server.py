@@ -14,6 +14,8 @@ from PIL import Image
 
 import api.state
 from api.server import create_app
+from indexer.library import Library
+from searcher.media import MediaService
 from tests.api.conftest import ServedLibrary, index
 from tests.conftest import Cli, write_picture
 
@@ -130,6 +132,16 @@ def test_a_file_gone_from_disk_is_404_not_500(served: ServedLibrary, tmp_path: P
             assert response.status_code == 404 and "no longer on disk" in response.json()["detail"]
 
 
+def test_a_file_that_failed_to_index_is_not_served(client: TestClient, served: ServedLibrary) -> None:
+    failure = client.get("/api/stats").json()["failures"][0]
+    assert failure["path"] == str(served.broken) and failure["reason"]
+    with Library.open_reader(served.library) as library:
+        broken_id = library.catalog.media_id_for_path(str(served.broken))
+    for url in (f"/api/media/{broken_id}", f"/api/media/{broken_id}/file", f"/api/media/{broken_id}/thumbnail"):
+        response = client.get(url)
+        assert response.status_code == 404 and f"no indexed image has id {broken_id}" in response.json()["detail"]
+
+
 @pytest.mark.parametrize(
     ("url", "status"),
     [
@@ -155,7 +167,65 @@ def test_bad_requests_get_a_4xx_with_a_reason(client: TestClient, url: str, stat
     response = client.get(url)
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/json"
-    assert response.json()["detail"]
+    body = response.json()
+    assert set(body) == {"detail", "hint"} and isinstance(body["detail"], str) and body["detail"]
+
+
+def test_every_error_is_a_reason_and_a_hint(served: ServedLibrary) -> None:
+    with TestClient(create_app(served.settings(api_key="s3cret", max_upload_bytes=10_000))) as client:
+        key = {"X-API-Key": "s3cret"}
+        answers = {
+            401: client.get("/api/search?q=cat"),
+            404: client.get("/api/no-such-endpoint", headers=key),
+            405: client.delete("/api/search?q=cat", headers=key),
+            413: client.post(
+                "/api/search/image", files={"file": ("big.png", b"\0" * 20_000, "image/png")}, headers=key
+            ),
+            422: client.get("/api/search?k=0", headers=key),
+        }
+        for status, response in answers.items():
+            body = response.json()
+            assert response.status_code == status, (status, response.text)
+            assert set(body) == {"detail", "hint"} and body["detail"] and body["hint"], (status, body)
+        assert answers[401].headers["www-authenticate"] == "ApiKey"
+        assert "GET" in answers[405].headers["allow"]
+        assert "limit of 10,000 bytes" in answers[413].json()["detail"]
+
+
+def test_a_bug_answers_json_without_a_traceback(served: ServedLibrary, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_args: object) -> None:
+        raise RuntimeError("secret internals /home/someone/.config")
+
+    monkeypatch.setattr(MediaService, "record", broken)
+    with TestClient(create_app(served.settings()), raise_server_exceptions=False) as client:
+        response = client.get("/api/media/1")
+        assert response.status_code == 500 and response.headers["content-type"] == "application/json"
+        assert response.json() == {"detail": "internal server error", "hint": response.json()["hint"]}
+        assert "secret" not in response.text and "log" in response.json()["hint"]
+        metrics = client.get("/metrics").text
+        assert 'route="/api/media/{media_id}",status="500"' in metrics  # counted, though it raised
+
+
+def test_a_huge_bad_parameter_is_not_echoed_back(client: TestClient) -> None:
+    response = client.get("/api/search", params={"q": "x" * 60_000, "k": 5})  # about as long as a URL may be
+    assert response.status_code == 422
+    assert len(response.content) < 1000, len(response.content)  # not the 60 KB that was sent
+    body = response.json()
+    assert body["detail"].startswith("q (query parameter): String should have at most 1000 characters")
+    assert '"' + "x" * 100 + '…"' in body["detail"] and "60,000 characters" in body["detail"]
+    assert "/docs" in body["hint"]
+
+
+def test_each_bad_parameter_is_named(client: TestClient) -> None:
+    body = client.get("/api/search", params={"k": 0, "after": "yesterday"}).json()
+    reasons = body["detail"].split("; ")
+    assert any(reason.startswith("q (query parameter): Field required") for reason in reasons), reasons
+    assert any(
+        reason.startswith("k (query parameter): Input should be greater than or equal to 1") for reason in reasons
+    )
+    assert any(reason.startswith("after (query parameter):") and "YYYY-MM-DD" in reason for reason in reasons), reasons
+    missing = client.post("/api/search/image").json()
+    assert missing["detail"].startswith("file (form field): Field required")
 
 
 @pytest.mark.parametrize(
@@ -182,7 +252,7 @@ def test_uploads_over_the_limit_are_413(served: ServedLibrary) -> None:
     with TestClient(create_app(served.settings(max_upload_bytes=10_000))) as client:
         big = {"file": ("big.png", b"\x89PNG" + b"\0" * 20_000, "image/png")}
         response = client.post("/api/search/image", files=big)
-        assert response.status_code == 413 and "limit" in response.json()["detail"]
+        assert response.status_code == 413 and "limit" in response.json()["detail"] and response.json()["hint"]
 
         def chunks() -> Iterator[bytes]:  # no Content-Length: the limit holds while the body streams in
             boundary = b'--xx\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n'
@@ -194,7 +264,7 @@ def test_uploads_over_the_limit_are_413(served: ServedLibrary) -> None:
         streamed = client.post(
             "/api/search/image", content=chunks(), headers={"content-type": "multipart/form-data; boundary=xx"}
         )
-        assert streamed.status_code == 413
+        assert streamed.status_code == 413 and streamed.json()["hint"]
 
 
 def test_non_images_are_415_and_broken_images_400(client: TestClient, served: ServedLibrary, tmp_path: Path) -> None:
@@ -216,17 +286,19 @@ def test_images_over_the_pixel_limit_are_refused(served: ServedLibrary, tmp_path
     assert response.status_code == 400 and "over the limit" in response.json()["detail"]
 
 
-def test_api_key_guards_everything_but_healthz(served: ServedLibrary) -> None:
+def test_api_key_guards_everything_but_the_probes(served: ServedLibrary) -> None:
     with TestClient(create_app(served.settings(api_key="s3cret"))) as client:
         for url in ("/api/search?q=cat", "/api/stats", "/api/media/1", "/api/media/1/thumbnail", "/metrics"):
             assert client.get(url).status_code == 401, url
             assert client.get(url, headers={"X-API-Key": "wrong"}).status_code == 401, url
         assert client.post("/api/search/image", files=upload(served.jpeg)).status_code == 401
-        assert client.get("/api/search?q=cat", headers={"X-API-Key": "s3cret"}).status_code == 200
+        found = client.get("/api/search?q=cat", headers={"X-API-Key": "s3cret"})
+        assert found.status_code == 200
         client.cookies.set("xmodal_api_key", "s3cret")  # how the page's <img> requests carry it
-        assert client.get("/api/media/1/thumbnail").status_code == 200
+        assert client.get(found.json()["hits"][0]["thumbnail_url"]).status_code == 200
         client.cookies.clear()
-        assert client.get("/healthz").json() == {"status": "ok", "ready": True, "detail": None}
+        assert client.get("/healthz").json() == {"status": "ok"}
+        assert client.get("/readyz").json() == {"status": "ready"}  # a load balancer has no key
         schema = client.get("/openapi.json").json()
         assert "APIKeyHeader" in schema["components"]["securitySchemes"]
     with TestClient(create_app(served.settings())) as open_client:
@@ -239,14 +311,17 @@ def test_not_ready_until_the_library_exists_then_serving(
 ) -> None:
     monkeypatch.setattr(api.state, "RETRY_SECONDS", 0.0)
     with TestClient(create_app(served.settings(library=cli.library))) as client:
-        health = client.get("/healthz").json()
-        assert health["ready"] is False and "no xmodal library" in health["detail"]
+        live = client.get("/healthz")
+        assert live.status_code == 200 and live.json() == {"status": "ok"}  # alive: do not restart it
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.headers["retry-after"] == "2"  # not ready: send no traffic
+        assert "no xmodal library" in ready.json()["detail"] and "index a folder first" in ready.json()["hint"]
         response = client.get("/api/search?q=cat")
         assert response.status_code == 503 and response.headers["retry-after"] == "2"
         assert "index a folder first" in response.json()["hint"]
         photo = write_picture(tmp_path / "photos" / "first.png", 5, "PNG")
         cli.index(photo.parent)  # a watcher or an index run creates the library meanwhile
-        assert client.get("/healthz").json()["ready"] is True
+        assert client.get("/readyz").status_code == 200
         found = client.post("/api/search/image", files=upload(photo)).json()["hits"]
         assert found[0]["name"] == "first.png"
 
@@ -255,7 +330,7 @@ def test_a_new_index_generation_is_picked_up_without_restart(tmp_path: Path, cli
     cli.index(*[write_picture(tmp_path / "photos" / f"a{i}.png", i, "PNG") for i in range(3)])
     with TestClient(create_app(served.settings(library=cli.library))) as client:
         assert client.get("/api/stats").json()["images"] == 3
-        searcher = client.app.state.library.searcher  # type: ignore[attr-defined]
+        searcher = client.app.state.context.library.get().searcher  # type: ignore[attr-defined]
         before = searcher.retrieval.indexes["media"].current()
         later = write_picture(tmp_path / "more" / "later.png", 42, "PNG")
         cli.index(later.parent)
@@ -291,6 +366,7 @@ def test_openapi_document_and_docs_work_offline(client: TestClient) -> None:
         "/api/media/{media_id}/file",
         "/api/stats",
         "/healthz",
+        "/readyz",
         "/metrics",
     ):
         assert path in paths, path
@@ -299,6 +375,11 @@ def test_openapi_document_and_docs_work_offline(client: TestClient) -> None:
     }
     assert "415" in paths["/api/search/image"]["post"]["responses"]
     assert "404" in paths["/api/media/{media_id}"]["get"]["responses"]
+    ready_503 = paths["/readyz"]["get"]["responses"]["503"]
+    assert "Retry-After" in ready_503["headers"]
+    assert ready_503["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
+    too_long = paths["/api/search"]["get"]["responses"]["422"]  # what a 422 really answers
+    assert too_long["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
     docs = client.get("/docs").text
     assert "cdn" not in docs.lower()
     for asset in re.findall(r"""(?:src|href)=['"](/[^'"]+)['"]""", docs):
