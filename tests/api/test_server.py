@@ -400,3 +400,17 @@ def test_the_page_and_its_assets_are_served_from_the_package(client: TestClient)
     for asset in re.findall(r"""(?:src|href)=["'](/static/[^"']+)["']""", page.text):
         assert client.get(asset).status_code == 200, asset
     assert "http" not in re.sub(r"https?://www\.w3\.org[^\"']*", "", client.get("/static/app.js").text)
+
+
+def test_the_api_takes_the_cli_options_type_text_and_any_offset(client: TestClient) -> None:
+    """README: the search endpoints take the CLI's options; paging has no cap."""
+    texts = client.get("/api/search", params={"q": "a red circle", "type": "text", "k": 5})
+    assert texts.status_code == 200
+    hits = texts.json()["hits"]
+    assert hits and all(hit["kind"] == "text" for hit in hits) and "red circle" in hits[0]["text"]
+    far = client.get("/api/search", params={"q": "a red circle", "offset": 250_000, "cutoff": False})
+    assert far.status_code == 200 and far.json()["hits"] == [] and far.json()["next_offset"] is None
+    for name in ("k", "offset", "type", "after", "hybrid", "mmr", "min_score"):  # one declaration, documented
+        assert name in {
+            p["name"] for p in client.get("/openapi.json").json()["paths"]["/api/search"]["get"]["parameters"]
+        }
