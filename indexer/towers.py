@@ -167,11 +167,19 @@ def load_text_tower(spec: ModelSpec, device: torch.device) -> TextTower | None:
         return None
     quick_gelu = bool(config.get("quick_gelu") or kwargs.get("force_quick_gelu"))
     try:
-        text = _build_text_tower(config["embed_dim"], text_cfg, quick_gelu)
-        tower = _TextOnly(text)
-        tower.load_state_dict(state, strict=True)
-    except (RuntimeError, KeyError, TypeError, ValueError) as exc:
+        # Built on the meta device, the tower's parameters become the checkpoint's tensors as they are
+        # read (memory-mapped): no random initialisation to compute, no second copy of the weights.
+        with torch.device("meta"):
+            text = _build_text_tower(config["embed_dim"], text_cfg, quick_gelu)
+            tower = _TextOnly(text)
+        tower.load_state_dict(state, strict=True, assign=True)
+        if text.attn_mask is not None:
+            tower.attn_mask = text.build_causal_mask()  # a buffer no checkpoint holds: made here, on the CPU
+    except (RuntimeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         log.info("text tower of %s cannot load alone (%s); loading the whole model", spec.describe(), exc)
+        return None
+    if any(tensor.is_meta for tensor in [*tower.parameters(), *tower.buffers()]):
+        log.info("text tower of %s has state no checkpoint holds; loading the whole model", spec.describe())
         return None
     tower.to(device).eval()
     encode = CLIP.encode_text.__get__(tower)  # CLIP's own text path, on the same parameters

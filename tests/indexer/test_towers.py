@@ -1,0 +1,46 @@
+"""Models as towers: a text query builds the text tower alone, and it says exactly what the whole model says."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from indexer.encoder import Encoder
+from indexer.model_cache import ModelCache
+from indexer.model_spec import resolve
+from indexer.towers import load_text_tower, load_towers, pick_device
+from tests.conftest import TinyModel, picture
+
+TEXTS = ["a red circle", "two blue squares on sand", "红色的圆", ""]
+
+
+@pytest.mark.parametrize("which", ["tiny", "demo"])
+def test_the_text_tower_alone_encodes_exactly_as_the_whole_model(which: str, tiny_model: TinyModel) -> None:
+    spec = resolve("demo", None) if which == "demo" else resolve(str(tiny_model.config), str(tiny_model.weights))
+    cpu = pick_device("cpu")
+    alone = load_text_tower(spec, cpu)
+    assert alone is not None, "this model's text tower should load without the image tower"
+    whole, _ = load_towers(spec, cpu)
+    assert np.array_equal(alone.encode(TEXTS), whole.encode(TEXTS))
+
+
+def test_a_text_query_loads_no_image_tower_and_one_model_is_shared(tiny_model: TinyModel) -> None:
+    models = ModelCache()
+    spec = resolve(str(tiny_model.config), str(tiny_model.weights))
+    searcher_side = Encoder(spec, "cpu", models)
+    searcher_side.encode_texts(["a photo"])
+    assert len(models._texts) == 1 and len(models._images) == 0  # words alone: the image tower never loaded
+    reranker_side = Encoder(spec, "cpu", models)  # the same model asked for elsewhere in the process
+    assert reranker_side.text_tower is searcher_side.text_tower
+    vectors = reranker_side.encode_images([picture(1)])
+    assert len(models._images) == 1 and vectors.shape == (1, searcher_side.dim)
+    assert searcher_side.text_tower is reranker_side.text_tower  # the text tower loaded alone stays in use
+
+
+def test_the_cache_forgets_the_least_recently_used_model(tiny_model: TinyModel) -> None:
+    models = ModelCache(max_models=1)
+    tiny = resolve(str(tiny_model.config), str(tiny_model.weights))
+    demo = resolve("demo", None)
+    first = Encoder(tiny, "cpu", models).text_tower
+    Encoder(demo, "cpu", models).text_tower  # noqa: B018
+    assert Encoder(tiny, "cpu", models).text_tower is not first  # loaded again: it had been dropped
