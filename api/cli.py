@@ -97,7 +97,9 @@ def index(
 
     roots = normalize_roots(paths)  # a typo in a path must not create a library
     with Library.open_writer(settings.library, describe_command()) as lib:
-        encoder = lib.writer_encoder(settings, reindex=reindex)
+        if reindex:
+            lib.forget_vectors()
+        encoder = lib.writer_encoder(settings)
         report = index_paths(lib, encoder, roots, settings)
     if as_json:
         from dataclasses import asdict
