@@ -18,8 +18,8 @@ import numpy as np
 from bench._results import machine, write_section
 from core.settings import load_settings
 from data.scenes import COLOURS, SHAPES, generate
+from indexer.ingest import index_paths
 from indexer.library import Library
-from indexer.pipeline import index_paths
 from searcher.engine import Searcher
 from training.evaluate import evaluate
 

@@ -23,11 +23,11 @@ from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
 from core.settings import Settings
-from indexer.decode import IMAGE_EXTENSIONS
 from indexer.encoder import Encoder
+from indexer.ingest import IndexReport, index_paths
 from indexer.library import Library
-from indexer.pipeline import IndexReport, index_paths
 from indexer.scan import normalize_roots
+from indexer.selection import IMAGE_EXTENSIONS
 
 log = logging.getLogger("xmodal.watch")
 COLLAPSE_TO_FOLDER = 20  # this many changed entries in one folder: rescan the folder instead
