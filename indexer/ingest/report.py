@@ -38,7 +38,7 @@ class StageTimes:
         setattr(self, stage, getattr(self, stage) + seconds)
 
     def describe(self) -> str:
-        return ", ".join(f"{item.name} {getattr(self, item.name):.2f}s" for item in fields(self))
+        return ", ".join(f"{item.name} {getattr(self, item.name):.3f}s" for item in fields(self))
 
 
 @dataclass
