@@ -168,13 +168,16 @@ class IndexRun:
             self._take(outcome, plan, reader, matcher)
 
     def _flush(self) -> None:
-        batch, self._batch = self._batch, Batch()
-        if batch.tensors():
-            self.report.encode_batches += 1
+        """Encode and commit the batch in hand. Interrupted midway, it stays in hand for the next call to finish
+        (its moves and touches are idempotent; its records were rolled back)."""
+        batch = self._batch
         with self.times.measure("encode"):
             encoded = encode_batch(self.encoder, batch)
         with self.times.measure("write"):
             self.writer.write(encoded)
+        self._batch = Batch()
+        if batch.tensors():
+            self.report.encode_batches += 1
         if self.writer.checkpoint_due():
             with self.times.measure("checkpoint"):
                 self.writer.checkpoint()
