@@ -96,11 +96,13 @@ def index(
         workers=workers,
         quiet=quiet,
     )
-    from indexer.pipeline import index_paths
+    from indexer.ingest import index_paths
 
     roots = normalize_roots(paths)  # a typo in a path must not create a library
     with Library.open_writer(settings.library, describe_command()) as lib:
-        encoder = lib.writer_encoder(settings, reindex=reindex)
+        if reindex:
+            lib.forget_vectors()
+        encoder = lib.writer_encoder(settings)
         report = index_paths(lib, encoder, roots, settings)
     if as_json:
         from dataclasses import asdict
@@ -168,7 +170,7 @@ def texts_add(
     device: DeviceOpt = None,
 ) -> None:
     """Add captions and documents to the text corpus; re-adding a file replaces its texts."""
-    from indexer.pipeline import add_texts
+    from indexer.ingest import add_texts
 
     settings = load_settings(library=library, model=model, pretrained=pretrained, device=device)
     roots = normalize_roots(files)
@@ -276,7 +278,7 @@ def evaluate_pairs(
     import tempfile
 
     from api.render import print_eval, print_stage_eval
-    from indexer.pipeline import add_texts, index_paths
+    from indexer.ingest import add_texts, index_paths
     from searcher.engine import Searcher
     from training.evaluate import evaluate, evaluate_stages, stage_variants
     from training.pairs import load_pairs

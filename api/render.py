@@ -13,7 +13,7 @@ from rich.table import Table
 from searcher.hits import Hit
 
 if TYPE_CHECKING:
-    from indexer.pipeline import IndexReport
+    from indexer.ingest import IndexReport
     from training.evaluate import EvalReport, StageMetrics
 
 

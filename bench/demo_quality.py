@@ -19,8 +19,8 @@ from bench._results import machine, write_section
 from core.options import Paging
 from core.settings import load_settings
 from data.scenes import COLOURS, SHAPES, generate
+from indexer.ingest import index_paths
 from indexer.library import Library
-from indexer.pipeline import index_paths
 from searcher.engine import Searcher
 from searcher.query import Query
 from training.evaluate import evaluate

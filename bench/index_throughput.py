@@ -19,8 +19,8 @@ import torch
 from bench._results import machine, write_section
 from core.settings import load_settings
 from indexer.decode import decode_image
+from indexer.ingest import index_paths
 from indexer.library import Library
-from indexer.pipeline import index_paths
 from training.random_weights import write_random_checkpoint
 
 REPO = Path(__file__).resolve().parent.parent

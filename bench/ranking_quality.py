@@ -21,8 +21,8 @@ from bench._results import machine, write_section
 from core.options import Ranking
 from core.settings import load_settings
 from data.scenes import generate
+from indexer.ingest import add_texts, index_paths
 from indexer.library import Library
-from indexer.pipeline import add_texts, index_paths
 from searcher.engine import Searcher
 from training.evaluate import StageMetrics, evaluate_stages, stage_variants
 from training.random_weights import write_random_checkpoint

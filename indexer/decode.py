@@ -1,9 +1,13 @@
-"""Turning bytes into a model-ready picture: fast, oriented, bounded, and never fatal to a run."""
+"""Turning bytes into a model-ready picture: fast, oriented, bounded, and never fatal to a run.
+
+Every picture xmodal reads goes through `decode_image`, which enforces the caller's pixel limit from the
+header before anything is decoded; Pillow's own decompression-bomb limit is switched off for the process
+so that the limit that applies (and the one an error names) is always xmodal's.
+"""
 
 from __future__ import annotations
 
 import io
-import warnings
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,11 +22,8 @@ except ImportError:  # pragma: no cover - pillow-heif is a dependency; this keep
     HEIF_SUPPORTED = False
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is recorded as such, not half-indexed
-warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we enforce our own pixel limit
+Image.MAX_IMAGE_PIXELS = None  # decode_image checks the caller's max_pixels instead (see above)
 
-IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".hif"}
-)
 ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF", "HEIF", "AVIF"})
 
 _EXIF_IFD = 0x8769
@@ -38,6 +39,17 @@ class NotAnImageError(DecodeError):
     """The bytes are no picture at all (as opposed to a picture that is damaged or too large)."""
 
 
+class TooManyPixels(DecodeError):
+    """A picture over the pixel limit the caller gave; the caller knows which setting that was (uploads are held
+    to max_upload_pixels, indexed files to max_image_pixels) and can say so."""
+
+    def __init__(self, width: int, height: int, limit: int) -> None:
+        super().__init__(f"image is {width}×{height} ({width * height:,} pixels), over the limit of {limit:,}")
+        self.width = width
+        self.height = height
+        self.limit = limit
+
+
 @dataclass(frozen=True)
 class ImageInfo:
     format: str
@@ -49,7 +61,10 @@ class ImageInfo:
 
 
 def decode_image(data: bytes, target_size: int, max_pixels: int) -> tuple[Image.Image, ImageInfo]:
-    """Decode to RGB at no less than target_size on the short side, with orientation applied."""
+    """Decode to RGB at no less than target_size on the short side, with orientation applied.
+
+    Raises NotAnImageError for bytes that are no picture, TooManyPixels for one over max_pixels (checked from
+    the header, before decoding), and DecodeError for anything else that cannot be read."""
     if not data:
         raise NotAnImageError("empty file (0 bytes)")
     image: Image.Image
@@ -66,10 +81,7 @@ def decode_image(data: bytes, target_size: int, max_pixels: int) -> tuple[Image.
             raise NotAnImageError(f"unsupported image format {image.format}")
         width, height = image.size
         if width * height > max_pixels:
-            raise DecodeError(
-                f"image is {width}x{height} ({width * height:,} pixels), over the limit of {max_pixels:,} "
-                "(raise XMODAL_MAX_IMAGE_PIXELS to index it)"
-            )
+            raise TooManyPixels(width, height, max_pixels)
         info = _info(image)
         if image.format in ("JPEG", "MPO"):
             image.draft("RGB", (target_size, target_size))  # DCT scaling: decode 1/2, 1/4, 1/8 size

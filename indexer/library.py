@@ -75,23 +75,30 @@ class Library:
             raise ModelError(f"the library at {self.path} has no model yet", "index a folder first")
         return int(value)
 
-    def writer_encoder(self, settings: Settings, reindex: bool = False) -> Encoder:
-        """The library's model; the first writer records it, a different one is an error (or --reindex)."""
+    def writer_encoder(self, settings: Settings) -> Encoder:
+        """The model this writer encodes with, loaded. The first writer records it; a library that holds vectors
+        refuses a different one (forget_vectors first: that is what --reindex does)."""
         from indexer.encoder import Encoder
 
         recorded = self.model_spec()
         asked = settings.model is not None or settings.pretrained is not None
         spec = resolve(settings.model, settings.pretrained) if (recorded is None or asked) else recorded
-        if recorded is not None and not reindex:
+        if recorded is not None and recorded.identity() != spec.identity() and self._holds_vectors():
             check_same_model(recorded, spec, self.path)
-        if recorded is not None and reindex:
-            self.catalog.drop_all_vectors()
-            recorded = None
         encoder = Encoder(spec, settings.device).load()  # fail now, not after scanning: weights, device
-        if recorded is None:
+        if spec != recorded:  # a new model, or the same weights found at a new path
             self.catalog.set_json("model", spec.to_json())
             self.catalog.set_meta("dim", str(encoder.dim))
         return encoder
+
+    def forget_vectors(self) -> None:
+        """Drop every stored vector, so that the next run re-encodes every file and caption (with a new model,
+        if one is asked for: a library without vectors takes any model)."""
+        self.catalog.drop_all_vectors()
+
+    def _holds_vectors(self) -> bool:
+        counts = self.catalog.counts()
+        return counts["media_vectors"] + counts["text_vectors"] > 0
 
     def reader_encoder(self, device: str = "auto", models: ModelCache | None = None) -> Encoder:
         """The library's model for queries; its towers load on first use."""

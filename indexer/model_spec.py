@@ -65,7 +65,7 @@ def resolve(model: str | None, pretrained: str | None) -> ModelSpec:
         return _from_folder(Path(model.removeprefix("local-dir:")), pretrained)
     if model.endswith(".json") or os.sep in model:
         return _from_config_file(Path(model), pretrained)
-    return _from_builtin(model, pretrained if pretrained is not None else _default_tag(model))
+    return _from_builtin(model, pretrained)
 
 
 def _default_tag(model: str) -> str:
@@ -83,7 +83,22 @@ def _tags(model: str) -> list[str]:
     return list(open_clip.list_pretrained_tags_by_model(model))
 
 
-def _from_builtin(model: str, pretrained: str) -> ModelSpec:
+def _from_builtin(model: str, pretrained: str | None) -> ModelSpec:
+    _check_architecture(model)  # before asking for weights: no weights can help a model that does not exist
+    if pretrained is None:
+        pretrained = _default_tag(model)
+    if _looks_like_file(pretrained):
+        path = _checkpoint(pretrained)
+        return ModelSpec(model, model, None, None, str(path), file_sha256(str(path)))
+    if pretrained not in _tags(model):
+        raise ModelError(
+            f"{pretrained!r} is neither a checkpoint file nor a pretrained tag of {model}",
+            f"tags for {model}: {', '.join(_tags(model)) or 'none'}; or pass --pretrained /path/to/checkpoint",
+        )
+    return ModelSpec(model, model, None, None, pretrained, None)
+
+
+def _check_architecture(model: str) -> None:
     import open_clip
 
     if model not in open_clip.list_models():
@@ -94,15 +109,6 @@ def _from_builtin(model: str, pretrained: str) -> ModelSpec:
             + (f" such as {', '.join(close)}" if close else " (see open_clip.list_models())")
             + ", or a path to an open_clip model-config JSON",
         )
-    if _looks_like_file(pretrained):
-        path = _checkpoint(pretrained)
-        return ModelSpec(model, model, None, None, str(path), file_sha256(str(path)))
-    if pretrained not in _tags(model):
-        raise ModelError(
-            f"{pretrained!r} is neither a checkpoint file nor a pretrained tag of {model}",
-            f"tags for {model}: {', '.join(_tags(model)) or 'none'}; or pass --pretrained /path/to/checkpoint",
-        )
-    return ModelSpec(model, model, None, None, pretrained, None)
 
 
 def _from_config_file(path: Path, pretrained: str | None) -> ModelSpec:

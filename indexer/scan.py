@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import InputError
-from indexer.decode import IMAGE_EXTENSIONS
+from indexer.selection import CAPTION_SUFFIX, file_kind, included
 
 log = logging.getLogger(__name__)
 
@@ -48,25 +48,27 @@ def scan(roots: Iterable[str], exclude: str | None = None) -> ScanResult:
         seen_dirs.add((st.st_dev, st.st_ino))
     seen_files: set[str] = set()
     for root in roots:
-        if os.path.isfile(root):
-            _add_file(root, os.stat(root), result, seen_files)
-            _pair_sidecars(result, [root])
+        try:
+            st = os.stat(root)
+        except OSError:
+            continue  # vanished since it was named: whatever the catalog holds there is missing now
+        if not stat.S_ISDIR(st.st_mode):
+            if stat.S_ISREG(st.st_mode) and _add_file(root, st, result, seen_files):
+                _pair_sidecars(result, [root])
             continue
         for directory, names in _walk(root, seen_dirs, result):
             images = []
             texts = {}
             for name in names:
                 full = os.path.join(directory, name)
-                suffix = os.path.splitext(name)[1].lower()
-                if suffix not in IMAGE_EXTENSIONS and suffix != ".txt":
-                    continue
+                kind = file_kind(name)
                 try:
                     st = os.stat(full)
                 except OSError:
                     continue  # a dangling symlink, or the file vanished
                 if not stat.S_ISREG(st.st_mode):
                     continue  # fifos and devices would block a read forever
-                if suffix == ".txt":
+                if kind == "caption":
                     texts[os.path.splitext(full)[0]] = FoundFile(full, st.st_size, st.st_mtime_ns)
                 elif _add_file(full, st, result, seen_files):
                     images.append(full)
@@ -78,7 +80,7 @@ def scan(roots: Iterable[str], exclude: str | None = None) -> ScanResult:
 
 
 def _add_file(path: str, st: os.stat_result, result: ScanResult, seen: set[str]) -> bool:
-    if path in seen or os.path.splitext(path)[1].lower() not in IMAGE_EXTENSIONS:
+    if path in seen or file_kind(path) != "image":
         return False
     seen.add(path)
     result.images.append(FoundFile(path, st.st_size, st.st_mtime_ns))
@@ -87,14 +89,18 @@ def _add_file(path: str, st: os.stat_result, result: ScanResult, seen: set[str])
 
 def _pair_sidecars(result: ScanResult, images: list[str]) -> None:
     for image in images:
-        candidate = os.path.splitext(image)[0] + ".txt"
-        if os.path.isfile(candidate):
+        candidate = os.path.splitext(image)[0] + CAPTION_SUFFIX
+        try:
             st = os.stat(candidate)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):
             result.sidecars[image] = FoundFile(candidate, st.st_size, st.st_mtime_ns)
 
 
 def _walk(root: str, seen_dirs: set[tuple[int, int]], result: ScanResult) -> Iterator[tuple[str, list[str]]]:
-    """Depth-first, sorted, following directory symlinks but visiting each real directory once."""
+    """Depth-first, sorted, following directory symlinks but visiting each real directory once; yields the
+    pictures and captions of each folder (see indexer.selection)."""
     stack = [root]
     while stack:
         directory = stack.pop()
@@ -116,14 +122,15 @@ def _walk(root: str, seen_dirs: set[tuple[int, int]], result: ScanResult) -> Ite
         files = []
         subdirs = []
         for entry in listing:
-            if entry.name.startswith("."):
-                continue  # hidden files and folders: editors' temp files, .thumbnails, our own library
             try:
-                if entry.is_dir(follow_symlinks=True):
-                    subdirs.append(entry.path)
-                else:
-                    files.append(entry.name)
+                is_dir = entry.is_dir(follow_symlinks=True)
             except OSError:
                 continue
+            if not included(entry.name, is_dir):
+                continue
+            if is_dir:
+                subdirs.append(entry.path)
+            else:
+                files.append(entry.name)
         yield directory, files
         stack.extend(reversed(subdirs))

@@ -9,7 +9,7 @@ import zlib
 import pytest
 from PIL import Image
 
-from indexer.decode import DecodeError, decode_image
+from indexer.decode import DecodeError, TooManyPixels, decode_image
 from tests.conftest import picture
 
 LIMIT = 50_000_000
@@ -81,13 +81,13 @@ def test_truncated_jpeg_is_refused() -> None:
         decode_image(data[: len(data) // 2], 64, LIMIT)
 
 
-def bomb_png() -> bytes:
-    """A tiny PNG whose header claims 40000×40000 pixels."""
+def bomb_png(width: int = 40_000, height: int = 40_000) -> bytes:
+    """A tiny PNG whose header claims width×height pixels (by default 1.6 billion)."""
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
-    header = struct.pack(">IIBBBBB", 40_000, 40_000, 8, 2, 0, 0, 0)
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     body = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b"")
     return b"\x89PNG\r\n\x1a\n" + body
 
@@ -95,6 +95,26 @@ def bomb_png() -> bytes:
 def test_decompression_bomb_is_refused_before_decoding() -> None:
     with pytest.raises(DecodeError, match=r"pixels|bomb"):
         decode_image(bomb_png(), 64, LIMIT)
+
+
+def test_a_real_8000x8000_png_over_the_limit_names_its_size_and_the_limit_that_applied() -> None:
+    buffer = io.BytesIO()
+    Image.new("1", (8000, 8000)).save(buffer, format="PNG")  # 64 M pixels, a few KB on disk
+    with pytest.raises(TooManyPixels) as refused:
+        decode_image(buffer.getvalue(), 64, LIMIT)
+    assert (refused.value.width, refused.value.height, refused.value.limit) == (8000, 8000, LIMIT)
+    assert str(refused.value) == "image is 8000×8000 (64,000,000 pixels), over the limit of 50,000,000"
+
+
+def test_the_limit_that_applies_is_xmodals_even_past_pillows_own() -> None:
+    """Pillow refuses over ~179 M pixels by itself; xmodal's limit must apply instead, below or above that."""
+    header_only = bomb_png(20_000, 10_000)  # 200 M pixels claimed, almost no data
+    with pytest.raises(TooManyPixels) as refused:
+        decode_image(header_only, 64, 150_000_000)
+    assert str(refused.value).endswith("over the limit of 150,000,000") and refused.value.limit == 150_000_000
+    with pytest.raises(DecodeError, match="corrupt or truncated") as allowed:  # allowed: decoding finds no data
+        decode_image(header_only, 64, 10**12)
+    assert not isinstance(allowed.value, TooManyPixels)
 
 
 def test_jpeg_signature_followed_by_garbage_is_refused() -> None:

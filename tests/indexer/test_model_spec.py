@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +12,20 @@ from core.errors import ModelError
 from indexer.encoder import Encoder
 from indexer.model_cache import ModelCache
 from indexer.model_spec import resolve
-from tests.conftest import TinyModel, picture
+from tests.conftest import Cli, TinyModel, make_photo_folder, picture
 
 
 def test_unknown_architecture_is_a_clear_error() -> None:
     with pytest.raises(ModelError, match="unknown model 'ViT-Q-99'"):
         resolve("ViT-Q-99", "x")
+
+
+def test_an_unknown_model_without_weights_is_called_unknown_not_weightless(cli: Cli, tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="unknown model 'no-such-model'"):
+        resolve("no-such-model", None)
+    make_photo_folder(tmp_path / "photos", 1)
+    out = cli("index", str(tmp_path / "photos"), "--model", "no-such-model", code=1)
+    assert "unknown model 'no-such-model'" in out and "no weights given" not in out
 
 
 def test_unknown_tag_lists_the_known_ones() -> None:
@@ -52,13 +59,38 @@ def test_the_same_weights_give_the_same_vectors_in_any_process(tiny_model: TinyM
 
 
 def test_offline_download_fails_fast_and_says_how_to_use_a_local_file(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_ENDPOINT", "https://127.0.0.1:9")  # nothing listens there: unreachable at once
+    """No download is attempted when the model hub cannot be reached, and no connection waits without a bound."""
+    import socket
+
+    import huggingface_hub
+    import open_clip.pretrained
+
+    downloads: list[object] = []
+    connections: list[tuple[object, float | None]] = []
+
+    def download(*args: object, **kwargs: object) -> None:
+        downloads.append(args)
+        raise AssertionError("a download was attempted")
+
+    def unreachable(address: object, timeout: float | None = None, *args: object, **kwargs: object) -> socket.socket:
+        connections.append((address, timeout))
+        raise ConnectionRefusedError("nothing listens there")
+
+    for module, name in [
+        (huggingface_hub, "hf_hub_download"),
+        (open_clip.pretrained, "hf_hub_download"),
+        (open_clip.pretrained, "download_pretrained"),
+        (open_clip.pretrained, "download_pretrained_from_url"),
+    ]:
+        monkeypatch.setattr(module, name, download)
+    monkeypatch.setattr(socket, "create_connection", unreachable)
     spec = resolve("ViT-B-32", "laion2b_s34b_b79k")
-    started = time.monotonic()
     with pytest.raises(ModelError) as info:
         Encoder(spec, "cpu", ModelCache()).load()
-    assert time.monotonic() - started < 15
-    assert "--pretrained /path/to/that/file" in str(info.value)
+    assert downloads == []
+    assert connections and all(timeout is not None and timeout <= 10 for _, timeout in connections)
+    message = str(info.value)
+    assert "cannot be reached" in message and "--pretrained /path/to/that/file" in message
 
 
 def test_a_demo_library_survives_xmodal_being_installed_elsewhere() -> None:

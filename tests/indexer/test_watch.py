@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import shutil
 import signal
@@ -10,15 +12,22 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from core.settings import load_settings
 from indexer.catalog.schema import media, media_vectors
+from indexer.ingest import IndexReport
 from indexer.library import Library
+from indexer.scan import scan
 from indexer.watch import Watcher, WatchOptions
+from indexer.watch import watcher as watcher_module
+from indexer.watch.events import EventCollector
 from tests.conftest import Cli, TinyModel, make_photo_folder, picture, write_picture
 
 
@@ -27,6 +36,11 @@ def indexed(library: Path) -> dict[str, int]:
     with Library.open_reader(library) as lib, lib.catalog.engine.connect() as conn:
         rows = conn.execute(select(media.c.path, media.c.id).join(media_vectors, media_vectors.c.id == media.c.id))
         return {row.path: row.id for row in rows}
+
+
+def failures(library: Path) -> list[tuple[str, str]]:
+    with Library.open_reader(library) as lib:
+        return lib.catalog.failures()
 
 
 def on_disk(root: Path) -> set[str]:
@@ -50,10 +64,16 @@ def in_sync(root: Path, library: Path) -> bool:
         return vector_index.is_current() and vector_index.index.ntotal == len(on_disk(root))
 
 
-@pytest.fixture(params=[False, True], ids=["native", "polling"])
-def watching(
-    request: pytest.FixtureRequest, tmp_path: Path, tiny_model: TinyModel
-) -> Iterator[tuple[Path, Path, Watcher]]:
+@dataclass
+class Watching:
+    root: Path
+    library: Path
+    watcher: Watcher
+    thread: threading.Thread
+
+
+@contextmanager
+def running_watcher(tmp_path: Path, tiny_model: TinyModel, **options: Any) -> Iterator[Watching]:
     root = tmp_path / "watched"
     root.mkdir()
     library = tmp_path / "library"
@@ -61,25 +81,34 @@ def watching(
         library=library, model=str(tiny_model.config), pretrained=str(tiny_model.weights), quiet=True, batch_size=8
     )
     lib = Library.open_writer(library, "test watch")
-    watcher = Watcher(
-        lib,
-        lib.writer_encoder(settings),
-        settings,
-        WatchOptions([str(root)], poll=request.param, debounce=0.3, poll_interval=0.2),
-    )
+    watcher = Watcher(lib, lib.writer_encoder(settings), settings, WatchOptions([str(root)], **options))
     thread = threading.Thread(target=watcher.run, daemon=True)
     thread.start()
-    assert watcher.ready.wait(30)
     try:
-        yield root, library, watcher
+        assert watcher.ready.wait(30)
+        yield Watching(root, library, watcher, thread)
     finally:
         watcher.stop()
         thread.join(30)
         lib.close()
 
 
-def test_create_modify_rename_move_and_delete_are_all_reflected(watching: tuple[Path, Path, Watcher]) -> None:
-    root, library, _ = watching
+@pytest.fixture(params=[False, True], ids=["native", "polling"])
+def watching(request: pytest.FixtureRequest, tmp_path: Path, tiny_model: TinyModel) -> Iterator[Watching]:
+    with running_watcher(tmp_path, tiny_model, poll=request.param, debounce=0.3, poll_interval=0.2) as running:
+        yield running
+
+
+@pytest.fixture
+def watch_log(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> pytest.LogCaptureFixture:
+    """The watcher's log lines, even after an in-process `xmodal watch` stopped them propagating."""
+    monkeypatch.setattr(logging.getLogger("xmodal.watch"), "propagate", True)
+    caplog.set_level(logging.INFO, logger="xmodal.watch")
+    return caplog
+
+
+def test_create_modify_rename_move_and_delete_are_all_reflected(watching: Watching) -> None:
+    root, library = watching.root, watching.library
     photos = make_photo_folder(root / "a", 4)
     wait_for(lambda: in_sync(root, library))
     ids = indexed(library)
@@ -99,8 +128,8 @@ def test_create_modify_rename_move_and_delete_are_all_reflected(watching: tuple[
     assert str(photos[3]) not in now
 
 
-def test_a_moved_folder_keeps_every_vector_and_a_deleted_folder_leaves(watching: tuple[Path, Path, Watcher]) -> None:
-    root, library, watcher = watching
+def test_a_moved_folder_keeps_every_vector_and_a_deleted_folder_leaves(watching: Watching) -> None:
+    root, library, watcher = watching.root, watching.library, watching.watcher
     make_photo_folder(root / "trip" / "day1", 5)
     make_photo_folder(root / "junk", 3, start=50)
     wait_for(lambda: in_sync(root, library))
@@ -114,24 +143,29 @@ def test_a_moved_folder_keeps_every_vector_and_a_deleted_folder_leaves(watching:
     assert sum(r.encode_batches for r in watcher.reports) == batches  # nothing was re-encoded
 
 
-def test_a_file_copied_slowly_is_indexed_once_complete(watching: tuple[Path, Path, Watcher]) -> None:
-    root, library, _ = watching
-    source = write_picture(root.parent / "big.png", 9)
-    picture(9, (900, 700)).save(source)
-    data = source.read_bytes()
-    target = root / "arriving.png"
-    with open(target, "wb") as handle:
-        for start in range(0, len(data), len(data) // 8 + 1):
-            handle.write(data[start : start + len(data) // 8 + 1])
+@pytest.mark.parametrize("poll", [False, True], ids=["native", "polling"])
+def test_a_file_copied_slowly_is_indexed_once_complete(tmp_path: Path, tiny_model: TinyModel, poll: bool) -> None:
+    buffer = io.BytesIO()
+    picture(9, (900, 700)).save(buffer, "PNG")
+    data = buffer.getvalue()
+    # A long settle time: however slow this machine is, the half-written file is still "being written" when seen.
+    with running_watcher(tmp_path, tiny_model, poll=poll, debounce=0.3, poll_interval=0.2, settle=600) as running:
+        target = running.root / "arriving.png"
+        with open(target, "wb") as handle:
+            handle.write(data[: len(data) // 2])
             handle.flush()
-            time.sleep(0.15)
-    wait_for(lambda: in_sync(root, library))
-    with Library.open_reader(library) as lib:
-        assert lib.catalog.failures() == []
+            wait_for(lambda: any(str(target) in report.settling for report in running.watcher.reports))
+            assert indexed(running.library) == {} and failures(running.library) == []  # seen, left alone
+            handle.write(data[len(data) // 2 :])
+        finished = time.time() - 3600
+        os.utime(target, (finished, finished))  # complete, with the times of the original (as `cp -p` leaves them)
+        wait_for(lambda: in_sync(running.root, running.library))
+        assert failures(running.library) == []
+        assert sum(report.added for report in running.watcher.reports) == 1
 
 
-def test_editor_temporary_files_are_ignored(watching: tuple[Path, Path, Watcher]) -> None:
-    root, library, _ = watching
+def test_editor_temporary_files_are_ignored(watching: Watching) -> None:
+    root, library = watching.root, watching.library
     write_picture(root / ".photo.jpg.swp", 1, "JPEG")
     write_picture(root / "photo.jpg~", 2, "JPEG")
     write_picture(root / "real.jpg", 3, "JPEG")
@@ -139,8 +173,8 @@ def test_editor_temporary_files_are_ignored(watching: tuple[Path, Path, Watcher]
     assert set(indexed(library)) == {str(root / "real.jpg")}
 
 
-def test_a_burst_is_encoded_in_full_batches(watching: tuple[Path, Path, Watcher]) -> None:
-    root, library, watcher = watching
+def test_a_burst_is_encoded_in_full_batches(watching: Watching) -> None:
+    root, library, watcher = watching.root, watching.library, watching.watcher
     before = sum(r.encode_batches for r in watcher.reports)
     make_photo_folder(root / "burst", 64)
     wait_for(lambda: in_sync(root, library))
@@ -172,15 +206,33 @@ def test_killed_watcher_restarts_and_indexes_every_file_once(tmp_path: Path, tin
     assert sorted(indexed(library)) == sorted(on_disk(root))  # every file once
 
 
-def test_a_root_inside_a_hidden_folder_is_watched_but_hidden_files_below_it_are_not() -> None:
-    from indexer.watch import _ignored
-
+def test_a_root_inside_a_hidden_folder_is_watched_but_hidden_files_below_it_are_not(tmp_path: Path) -> None:
     root = "/home/u/.local/photos"
-    assert not _ignored(f"{root}/trip/a.jpg", [root])
-    assert _ignored(f"{root}/trip/.a.jpg.swp", [root])
-    assert _ignored(f"{root}/.thumbnails/a.jpg", [root])
-    assert _ignored(f"{root}/notes.pdf", [root])
-    assert not _ignored(f"{root}/a.txt", [root])
+    collector = EventCollector(str(tmp_path / "library"), [root])
+    assert collector.wanted(f"{root}/trip/a.jpg", is_dir=False)
+    assert collector.wanted(f"{root}/trip.2024", is_dir=True)  # a folder, whatever its name looks like
+    assert not collector.wanted(f"{root}/trip/.a.jpg.swp", is_dir=False)
+    assert not collector.wanted(f"{root}/.thumbnails/a.jpg", is_dir=False)
+    assert not collector.wanted(f"{root}/notes.pdf", is_dir=False)
+    assert not collector.wanted(f"{root}/a.jpg~", is_dir=False)
+    assert not collector.wanted("/home/u/elsewhere/a.jpg", is_dir=False)  # outside every root
+    assert collector.wanted(f"{root}/a.txt", is_dir=False)
+
+
+def test_the_scan_and_the_watcher_agree_on_which_files_belong(tmp_path: Path) -> None:
+    root = tmp_path / "photos"
+    names = ["a.jpg", "b.PNG", "c.txt", "d.jpg~", "notes.pdf", ".e.jpg", ".hidden/f.jpg", "sub.2024/g.heic", "noext"]
+    for name in names:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"x")
+    found = scan([str(root)])
+    scanned = {Path(f.path).relative_to(root).as_posix() for f in [*found.images]} | {
+        Path(f.path).relative_to(root).as_posix() for f in found.sidecars.values()
+    }
+    collector = EventCollector(str(tmp_path / "library"), [str(root)])
+    watched = {name for name in names if collector.wanted(str(root / name), is_dir=False)}
+    assert scanned <= watched and watched - scanned == {"c.txt"}  # a caption without its picture pairs with nothing
+    assert watched == {"a.jpg", "b.PNG", "c.txt", "sub.2024/g.heic"}
 
 
 def test_the_periodic_full_scan_catches_what_the_observer_missed(tmp_path: Path, tiny_model: TinyModel) -> None:
@@ -204,3 +256,61 @@ def test_the_periodic_full_scan_catches_what_the_observer_missed(tmp_path: Path,
         watcher.stop()
         thread.join(30)
         lib.close()
+
+
+def test_paths_that_vanish_before_their_batch_runs_do_not_stop_the_watcher(
+    watching: Watching, monkeypatch: pytest.MonkeyPatch, watch_log: pytest.LogCaptureFixture
+) -> None:
+    root, library, watcher = watching.root, watching.library, watching.watcher
+    doomed_file, doomed_folder = root / "doomed.jpg", root / "doomed folder"
+    real_index_paths = watcher_module.index_paths
+
+    def delete_first(*args: Any, **kwargs: Any) -> IndexReport:
+        """The batch was planned with these paths; they disappear before the run looks at them."""
+        handed = [Path(path) for path in args[2]]
+        if doomed_file in handed:
+            doomed_file.unlink()
+        if any(path == doomed_folder or doomed_folder in path.parents for path in handed):
+            shutil.rmtree(doomed_folder)
+        return real_index_paths(*args, **kwargs)
+
+    monkeypatch.setattr(watcher_module, "index_paths", delete_first)
+    write_picture(doomed_file, 1, "JPEG")
+    make_photo_folder(doomed_folder, 3, start=10)
+    wait_for(lambda: not doomed_file.exists() and not doomed_folder.exists())
+    wait_for(lambda: sum(len(report.vanished) for report in watcher.reports) >= 2)
+
+    later = write_picture(root / "later.jpg", 2, "JPEG")  # the watcher carries on
+    wait_for(lambda: in_sync(root, library))
+    assert watching.thread.is_alive()
+    assert set(indexed(library)) == {str(later)} and failures(library) == []
+    said = [
+        record.getMessage()
+        for record in watch_log.records
+        if "vanished before it could be indexed" in record.getMessage()
+    ]
+    assert any(str(doomed_file) in line for line in said) and any(str(doomed_folder) in line for line in said)
+
+
+def test_a_batch_that_fails_is_logged_with_its_paths_and_tried_again(
+    watching: Watching, monkeypatch: pytest.MonkeyPatch, watch_log: pytest.LogCaptureFixture
+) -> None:
+    root, library, watcher = watching.root, watching.library, watching.watcher
+    flaky = root / "flaky.jpg"
+    real_index_paths = watcher_module.index_paths
+    failures_left = [2]
+
+    def fail_twice(*args: Any, **kwargs: Any) -> IndexReport:
+        if str(flaky) in {str(path) for path in args[2]} and failures_left[0] > 0:
+            failures_left[0] -= 1
+            raise RuntimeError("database is locked")
+        return real_index_paths(*args, **kwargs)
+
+    monkeypatch.setattr(watcher_module, "index_paths", fail_twice)
+    write_picture(flaky, 1, "JPEG")
+    wait_for(lambda: in_sync(root, library))
+    assert failures_left == [0] and watching.thread.is_alive()
+    failed = [record for record in watch_log.records if "indexing failed" in record.getMessage()]
+    assert len(failed) == 2 and all(str(flaky) in record.getMessage() for record in failed)
+    assert "trying again" in failed[0].getMessage() and failed[0].exc_info is not None  # with the traceback
+    assert len(watcher.reports) >= 2  # the full scan, then the batch that finally went through

@@ -1,0 +1,115 @@
+"""Reading one file in a worker thread: read once, hash, and decode only content the library has not seen.
+
+Every outcome is typed, and nothing a file does (missing, unreadable, corrupt, hostile) escapes as an
+exception: a bad file costs that file, never the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+import torch
+from PIL import Image
+
+from indexer.decode import DecodeError, ImageInfo, TooManyPixels, decode_image
+from indexer.hashing import content_hash
+from indexer.ingest.plan import PlannedFile
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """New content, ready for the model."""
+
+    item: PlannedFile
+    content_hash: str
+    tensor: torch.Tensor
+    info: ImageInfo
+    seconds: float
+
+
+@dataclass(frozen=True)
+class KnownContent:
+    """Content the library already has a vector for: a touched, moved or copied file."""
+
+    item: PlannedFile
+    content_hash: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A file that cannot be indexed; `reason` is what `xmodal stats` shows."""
+
+    item: PlannedFile
+    content_hash: str | None
+    reason: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Vanished:
+    """The file disappeared between the scan and the read: it is missing, not broken."""
+
+    item: PlannedFile
+    seconds: float
+
+
+ReadOutcome = Decoded | KnownContent | Failed | Vanished
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    max_file_bytes: int
+    max_image_pixels: int
+
+
+class FileReader:
+    """Turns a planned file into an outcome; safe to call from many threads at once."""
+
+    def __init__(
+        self,
+        limits: ReadLimits,
+        image_size: int,
+        to_tensor: Callable[[Image.Image], torch.Tensor],
+        known_hashes: Collection[str],
+    ) -> None:
+        self.limits = limits
+        self.image_size = image_size
+        self.to_tensor = to_tensor
+        self.known_hashes = known_hashes
+
+    def read(self, item: PlannedFile, reuse_known: bool = True) -> ReadOutcome:
+        started = time.perf_counter()
+        digest: str | None = None
+
+        def failed(reason: str) -> Failed:
+            return Failed(item, digest, reason, time.perf_counter() - started)
+
+        file = item.file
+        limit = self.limits.max_file_bytes
+        if file.size > limit:
+            return failed(f"file is {file.size:,} bytes, over the limit of {limit:,} (XMODAL_MAX_FILE_BYTES)")
+        try:
+            with open(file.path, "rb") as handle:
+                data = handle.read(limit + 1)
+            digest = content_hash(data)
+            if reuse_known and digest in self.known_hashes:
+                return KnownContent(item, digest, time.perf_counter() - started)
+            image, info = decode_image(data, self.image_size, self.limits.max_image_pixels)
+            return Decoded(item, digest, self.to_tensor(image), info, time.perf_counter() - started)
+        except FileNotFoundError:
+            return Vanished(item, time.perf_counter() - started)
+        except TooManyPixels as exc:
+            return failed(f"{exc} (raise XMODAL_MAX_IMAGE_PIXELS to index it)")
+        except DecodeError as exc:
+            return failed(str(exc))
+        except OSError as exc:
+            return failed(f"cannot read file: {exc.strerror or exc}")
+        except Exception as exc:  # a bug or a hostile file must cost one file, never the run
+            log.exception("unexpected error on %s", file.path)
+            return failed(f"unexpected error: {type(exc).__name__}: {exc}")

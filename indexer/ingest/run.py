@@ -1,0 +1,215 @@
+"""An indexing run, composed from its stages: scan → plan → read+decode (threads) → encode (batches) → write.
+
+Decoding runs in a thread pool, a bounded window ahead of the encoder; each full batch is encoded in one
+call and committed as one catalog transaction; the ANN index is checkpointed every `checkpoint_seconds`.
+Ctrl-C (and SIGTERM, which the CLI turns into it) finishes the batch in hand and writes the index.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from core.settings import Settings
+from indexer.encoder import Encoder
+from indexer.ingest.batch import Batch, ToEncode, WithoutVector, WithVector
+from indexer.ingest.encode import encode_batch
+from indexer.ingest.known_content import ContentMatcher, Copy, Move, ReadAgain, Touch
+from indexer.ingest.plan import Plan, PlannedFile, plan_run, split_existing
+from indexer.ingest.read import Decoded, Failed, FileReader, KnownContent, ReadLimits, ReadOutcome, Vanished
+from indexer.ingest.records import failed_record, ok_record
+from indexer.ingest.report import IndexReport
+from indexer.ingest.sidecars import sync_sidecars
+from indexer.ingest.write import LibraryWriter
+from indexer.library import Library
+from indexer.progress import ProgressReporter
+from indexer.scan import scan
+
+log = logging.getLogger(__name__)
+
+KeepMissing = Callable[[str], bool]  # path -> keep its row for now (it may be half of a move)
+
+
+class IndexRun:
+    def __init__(
+        self,
+        library: Library,
+        encoder: Encoder,
+        settings: Settings,
+        *,
+        settle_seconds: float = 0.0,
+        keep_missing: KeepMissing | None = None,
+    ) -> None:
+        self.library = library
+        self.catalog = library.catalog
+        self.encoder = encoder
+        self.settings = settings
+        self.settle_seconds = settle_seconds
+        self.keep_missing = keep_missing
+        self.report = IndexReport()
+        self.times = self.report.stages
+        self.writer = LibraryWriter(
+            self.catalog,
+            [library.vector_index(name) for name in ("media", "texts")],
+            settings.ivf_threshold,
+            settings.checkpoint_seconds,
+        )
+        self._batch = Batch()
+
+    def run(self, paths: Iterable[str | Path], progress: ProgressReporter, gone: Iterable[str] = ()) -> IndexReport:
+        """Bring the catalog in line with the disk under `paths` and `gone`. A path that does not exist is gone:
+        what the catalog holds there moves (its content shows up elsewhere) or leaves."""
+        started = time.monotonic()
+        plan = self._plan(paths, gone)
+        reader = FileReader(
+            ReadLimits(self.settings.max_file_bytes, self.settings.max_image_pixels),
+            self.encoder.image_size,
+            self.encoder.image_tensor,
+            plan.known_hashes,
+        )
+        matcher = ContentMatcher(self.catalog, plan.missing, self.encoder.dim)
+        try:
+            progress.start("indexing", len(plan.todo))
+            self._read_all(plan, reader, matcher, progress)
+            self._flush()
+            self._remove_missing(plan)
+            with self.times.measure("sidecars"):
+                self.report.texts = sync_sidecars(
+                    self.catalog, self.encoder.encode_texts, [*plan.roots, *plan.gone], plan.sidecars
+                )
+        except KeyboardInterrupt:
+            self.report.interrupted = True
+            self._flush()
+        finally:
+            with self.times.measure("checkpoint"):
+                self.writer.checkpoint()
+        self.report.seconds = time.monotonic() - started
+        log.info("stage seconds: %s", self.times.describe())
+        return self.report
+
+    # -- stages -------------------------------------------------------------------------------
+
+    def _plan(self, paths: Iterable[str | Path], gone: Iterable[str]) -> Plan:
+        roots, gone_paths, vanished = split_existing(paths, gone)
+        with self.times.measure("scan"):
+            found = scan(roots, exclude=str(self.library.path))
+        with self.times.measure("plan"):
+            plan = plan_run(self.catalog, found, roots, gone_paths, self.settle_seconds, time.time())
+        self.report.scanned = len(found.images)
+        self.report.unreadable_dirs = found.unreadable_dirs
+        self.report.unchanged = plan.unchanged
+        self.report.settling = plan.settling
+        self.report.vanished = vanished
+        return plan
+
+    def _read_all(self, plan: Plan, reader: FileReader, matcher: ContentMatcher, progress: ProgressReporter) -> None:
+        """Reads run ahead of the encoder by a bounded window: enough to keep it busy, not the whole run in memory."""
+        window = self.settings.batch_size * 2 + self.settings.workers
+        with ThreadPoolExecutor(self.settings.workers, thread_name_prefix="decode") as pool:
+            pending: deque[Future[ReadOutcome]] = deque()
+            try:
+                for item in plan.todo:
+                    pending.append(pool.submit(reader.read, item))
+                    if len(pending) >= window:
+                        self._take(self._next(pending), plan, reader, matcher)
+                        progress.advance()
+                while pending:
+                    self._take(self._next(pending), plan, reader, matcher)
+                    progress.advance()
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
+
+    def _next(self, pending: deque[Future[ReadOutcome]]) -> ReadOutcome:
+        with self.times.measure("read_wait"):
+            outcome = pending.popleft().result()
+        self.times.add("read_decode", outcome.seconds)
+        return outcome
+
+    def _take(self, outcome: ReadOutcome, plan: Plan, reader: FileReader, matcher: ContentMatcher) -> None:
+        item = outcome.item
+        if isinstance(outcome, Failed):
+            self._batch.items.append(WithoutVector(failed_record(item, outcome.content_hash, outcome.reason)))
+            self.report.failed += 1
+        elif isinstance(outcome, Decoded):
+            self._batch.items.append(ToEncode(ok_record(item, outcome.content_hash, outcome.info), outcome.tensor))
+            if item.known is None:
+                self.report.added += 1
+            else:
+                self.report.updated += 1
+        elif isinstance(outcome, KnownContent):
+            self._take_known(item, outcome.content_hash, plan, reader, matcher)
+        elif isinstance(outcome, Vanished) and item.known is not None:  # went away while the run was reading
+            plan.missing.add(item.known)
+        if len(self._batch) >= self.settings.batch_size:
+            self._flush()
+
+    def _take_known(
+        self, item: PlannedFile, content_hash: str, plan: Plan, reader: FileReader, matcher: ContentMatcher
+    ) -> None:
+        resolution = matcher.resolve(item, content_hash, self._batch.moving())
+        if isinstance(resolution, Touch):
+            self._batch.touches.append(resolution)
+            self.report.unchanged += 1
+        elif isinstance(resolution, Move):
+            self._batch.moves.append(resolution)
+            self.report.moved += 1
+        elif isinstance(resolution, Copy):
+            self._batch.items.append(WithVector(resolution.record, resolution.vector))
+            self.report.duplicates += 1
+        elif isinstance(resolution, ReadAgain):
+            outcome = reader.read(resolution.item, reuse_known=False)
+            self.times.add("read_decode", outcome.seconds)
+            self._take(outcome, plan, reader, matcher)
+
+    def _flush(self) -> None:
+        """Encode and commit the batch in hand. Interrupted midway, it stays in hand for the next call to finish
+        (its moves and touches are idempotent; its records were rolled back)."""
+        batch = self._batch
+        with self.times.measure("encode"):
+            encoded = encode_batch(self.encoder, batch)
+        with self.times.measure("write"):
+            self.writer.write(encoded)
+        self._batch = Batch()
+        if batch.tensors():
+            self.report.encode_batches += 1
+        if self.writer.checkpoint_due():
+            with self.times.measure("checkpoint"):
+                self.writer.checkpoint()
+
+    def _remove_missing(self, plan: Plan) -> None:
+        """Rows still missing at the end are removed, except those the caller keeps a while: a move reported in
+        pieces (the watcher's) may bring their content back at another path in a later run."""
+        keep = self.keep_missing or (lambda _path: False)
+        kept = [row for row in plan.missing.movable() if keep(row.path)]
+        kept_ids = {row.id for row in kept}
+        removed = [row.id for row in [*plan.missing.movable(), *plan.missing.unmovable()] if row.id not in kept_ids]
+        with self.times.measure("write"):
+            self.writer.remove(removed)
+        self.report.removed = len(removed)
+        self.report.kept_missing = [row.path for row in kept]
+
+
+def index_paths(
+    library: Library,
+    encoder: Encoder,
+    paths: Iterable[str | Path],
+    settings: Settings,
+    quiet: bool = False,
+    gone: Iterable[str] = (),
+    *,
+    settle_seconds: float = 0.0,
+    keep_missing: KeepMissing | None = None,
+) -> IndexReport:
+    """Index the images (and sidecar captions) under `paths`; `gone` names paths known to have disappeared.
+
+    `settle_seconds` leaves files modified that recently for a later run (a copy in progress); `keep_missing`
+    keeps the rows of missing files it answers True for, instead of removing them (see IndexRun)."""
+    with ProgressReporter(quiet=quiet or settings.quiet) as progress:
+        run = IndexRun(library, encoder, settings, settle_seconds=settle_seconds, keep_missing=keep_missing)
+        return run.run(paths, progress, gone=gone)

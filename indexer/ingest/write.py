@@ -1,0 +1,43 @@
+"""Writing to the library: catalog transactions for each batch and for removals, and index checkpoints.
+
+Each batch is committed on its own, so a run killed at any moment leaves a catalog that opens and a next
+run that resumes; the ANN index is brought up to the catalog every `checkpoint_seconds` and at the end.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from indexer.catalog import Catalog
+from indexer.ingest.batch import EncodedBatch
+from indexer.vector_index import VectorIndex
+
+
+class LibraryWriter:
+    def __init__(
+        self, catalog: Catalog, indexes: Sequence[VectorIndex], ivf_threshold: int, checkpoint_seconds: float
+    ) -> None:
+        self.catalog = catalog
+        self.indexes = indexes
+        self.ivf_threshold = ivf_threshold
+        self.checkpoint_seconds = checkpoint_seconds
+        self._last_checkpoint = time.monotonic()
+
+    def write(self, batch: EncodedBatch) -> None:
+        self.catalog.move_media([(m.row_id, m.path, m.size, m.mtime_ns) for m in batch.moves])
+        self.catalog.touch_media([(t.row_id, t.size, t.mtime_ns) for t in batch.touches])
+        if batch.records:
+            self.catalog.write_media(batch.records, batch.vectors)
+
+    def remove(self, ids: Sequence[int]) -> None:
+        self.catalog.delete_media(ids)
+
+    def checkpoint_due(self) -> bool:
+        return time.monotonic() - self._last_checkpoint >= self.checkpoint_seconds
+
+    def checkpoint(self) -> None:
+        """Fold what the catalog holds beyond each index into it, and write a new generation if anything changed."""
+        for vector_index in self.indexes:
+            vector_index.update(self.ivf_threshold)
+        self._last_checkpoint = time.monotonic()
