@@ -60,14 +60,10 @@ class ImageInfo:
     camera_model: str | None
 
 
-def decode_image(data: bytes, target_size: int, max_pixels: int) -> tuple[Image.Image, ImageInfo]:
-    """Decode to RGB at no less than target_size on the short side, with orientation applied.
-
-    Raises NotAnImageError for bytes that are no picture, TooManyPixels for one over max_pixels (checked from
-    the header, before decoding), and DecodeError for anything else that cannot be read."""
+def _open(data: bytes, max_pixels: int) -> Image.Image:
+    """The picture's header, checked: a format xmodal reads, within the pixel limit. Nothing decoded yet."""
     if not data:
         raise NotAnImageError("empty file (0 bytes)")
-    image: Image.Image
     try:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
@@ -76,12 +72,27 @@ def decode_image(data: bytes, target_size: int, max_pixels: int) -> tuple[Image.
         raise DecodeError(f"decompression bomb refused: {exc}") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise DecodeError(f"unreadable image: {exc}") from None
+    if image.format not in ACCEPTED_FORMATS:
+        raise NotAnImageError(f"unsupported image format {image.format}")
+    width, height = image.size
+    if width * height > max_pixels:
+        raise TooManyPixels(width, height, max_pixels)
+    return image
+
+
+def probe_image(data: bytes, max_pixels: int) -> None:
+    """Refuse what decode_image would refuse from the header alone, in milliseconds: a query is checked before
+    any model is loaded for it."""
+    _open(data, max_pixels)
+
+
+def decode_image(data: bytes, target_size: int, max_pixels: int) -> tuple[Image.Image, ImageInfo]:
+    """Decode to RGB at no less than target_size on the short side, with orientation applied.
+
+    Raises NotAnImageError for bytes that are no picture, TooManyPixels for one over max_pixels (checked from
+    the header, before decoding), and DecodeError for anything else that cannot be read."""
+    image = _open(data, max_pixels)
     try:
-        if image.format not in ACCEPTED_FORMATS:
-            raise NotAnImageError(f"unsupported image format {image.format}")
-        width, height = image.size
-        if width * height > max_pixels:
-            raise TooManyPixels(width, height, max_pixels)
         info = _info(image)
         if image.format in ("JPEG", "MPO"):
             image.draft("RGB", (target_size, target_size))  # DCT scaling: decode 1/2, 1/4, 1/8 size

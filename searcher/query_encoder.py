@@ -7,12 +7,12 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.errors import InputError, NotAnImage, NotFound
-from indexer.decode import DecodeError, NotAnImageError, decode_image
+from indexer.decode import DecodeError, NotAnImageError, TooManyPixels, decode_image, probe_image
 from searcher.query import MAX_QUERY_CHARS, PreparedQuery, Query, Term, combine, parse_query
 
 if TYPE_CHECKING:
@@ -91,17 +91,18 @@ class QueryEncoder:
         return vector
 
     def decode(self, query: Query) -> Image.Image:
+        """The query's picture, checked from its header before the model is touched: a text file given as a
+        picture fails in milliseconds, not after the model has loaded."""
         assert query.image is not None
         limit = query.max_pixels or self.max_image_pixels
         try:
+            probe_image(query.image, limit)
             return decode_image(query.image, self._encoder().image_size, limit)[0]
         except NotAnImageError as exc:
             raise NotAnImage(f"{query.image_name}: {exc}", IMAGE_HINT) from exc
+        except TooManyPixels as exc:
+            setting = query.pixel_setting
+            hint = f"send a smaller picture, or raise {setting} (XMODAL_{setting.upper()})"
+            raise InputError(f"{query.image_name}: {exc} ({setting})", hint) from exc
         except DecodeError as exc:
-            raise InputError(f"{query.image_name}: {exc}", _decode_hint(exc, query)) from exc
-
-
-def _decode_hint(exc: Any, query: Query) -> str:
-    if getattr(exc, "limit", None) is not None:
-        return f"send a smaller picture, or raise {query.pixel_setting} (XMODAL_{query.pixel_setting.upper()})"
-    return "the file may be damaged or cut short; try another copy"
+            raise InputError(f"{query.image_name}: {exc}", "the file may be damaged or cut short") from exc

@@ -286,6 +286,15 @@ def test_images_over_the_pixel_limit_are_refused(served: ServedLibrary, tmp_path
     assert response.status_code == 400 and "over the limit" in response.json()["detail"]
 
 
+def test_an_upload_over_the_upload_pixel_limit_names_that_limit(client: TestClient, tmp_path: Path) -> None:
+    huge = tmp_path / "huge.png"
+    Image.new("L", (8000, 8000)).save(huge)  # 64 M pixels in a small file: over max_upload_pixels (50 M)
+    body = client.post("/api/search/image", files=upload(huge)).json()
+    assert "8000×8000" in body["detail"] and "50,000,000" in body["detail"] and "max_upload_pixels" in body["detail"]
+    assert "MAX_IMAGE_PIXELS" not in body["detail"] + body["hint"]  # not the indexing limit
+    assert "XMODAL_MAX_UPLOAD_PIXELS" in body["hint"] and "PNG" not in body["hint"]  # it is a PNG already
+
+
 def test_api_key_guards_everything_but_the_probes(served: ServedLibrary) -> None:
     with TestClient(create_app(served.settings(api_key="s3cret"))) as client:
         for url in ("/api/search?q=cat", "/api/stats", "/api/media/1", "/api/media/1/thumbnail", "/metrics"):

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from core.errors import InputError
+from core.errors import InputError, NotAnImage
 from core.options import Paging
 from core.settings import load_settings
 from indexer.library import Library
+from indexer.model_cache import ModelCache
 from searcher.engine import Searcher
 from searcher.hits import Hit
 from searcher.query import Query
@@ -78,3 +79,14 @@ def test_bad_arguments_are_input_errors(searcher: Searcher) -> None:
         ask(searcher, Query("   "))
     with pytest.raises(InputError, match="give words, a picture, or both"):
         ask(searcher, Query())
+
+
+def test_a_query_that_is_no_picture_fails_before_any_model_loads(cli: Cli, tmp_path: Path) -> None:
+    make_photo_folder(tmp_path / "photos", 2)
+    cli.index(tmp_path / "photos")
+    models = ModelCache()
+    with Library.open_reader(cli.library) as library:
+        searcher = Searcher(library, load_settings(library=cli.library), models)
+        with pytest.raises(NotAnImage, match=r"notes\.txt: not an image"):
+            searcher.ask(Query(image=b"shopping list: milk, eggs\n", image_name="notes.txt"), "media", Paging())
+    assert not models._texts and not models._images  # nothing was loaded to find that out
