@@ -80,8 +80,8 @@ def index(
     model: ModelOpt = None,
     pretrained: PretrainedOpt = None,
     device: DeviceOpt = None,
-    batch_size: Annotated[int | None, setting_option("batch_size", min=1, max=4096)] = None,
-    workers: Annotated[int | None, setting_option("workers", min=1, max=256)] = None,
+    batch_size: Annotated[int | None, setting_option("batch_size")] = None,
+    workers: Annotated[int | None, setting_option("workers")] = None,
     reindex: Annotated[bool, typer.Option(help="Re-encode everything (e.g. with a new --model).")] = False,
     quiet: QuietOpt = None,
     as_json: JsonOpt = False,
@@ -100,9 +100,7 @@ def index(
 
     roots = normalize_roots(paths)  # a typo in a path must not create a library
     with Library.open_writer(settings.library, describe_command()) as lib:
-        if reindex:
-            lib.forget_vectors()
-        encoder = lib.writer_encoder(settings)
+        encoder = lib.writer_encoder(settings, reindex=reindex)
         report = index_paths(lib, encoder, roots, settings)
     if as_json:
         from dataclasses import asdict
@@ -222,7 +220,7 @@ def watch(
         watch_log.info("watching %s (%s)", ", ".join(options.roots), "polling" if options.poll else "native events")
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C / SIGTERM: the batch in hand is finished first
             Watcher(lib, encoder, settings, options).run()
-    watch_log.info("stopped; everything seen so far is indexed")
+    watch_log.info("stopped; files still settling or waiting for a retry are picked up by the next start's full scan")
 
 
 @app.command()
@@ -296,10 +294,13 @@ def evaluate_pairs(
         with Library.open_reader(settings.library) as lib:
             sources = [str(pairs.absolute())] if pairs.is_file() else None
             searcher = Searcher(lib, settings)
-            report = evaluate(lib, searcher, data.images, sources)
-            if stages:
-                pairs_asked = [(i, c) for i, cs in zip(data.images, data.captions, strict=True) for c in cs]
-                staged = evaluate_stages(lib, searcher, pairs_asked, stage_variants(settings.ranking))
+            try:
+                report = evaluate(lib, searcher, data.images, sources)
+                if stages:
+                    pairs_asked = [(i, c) for i, cs in zip(data.images, data.captions, strict=True) for c in cs]
+                    staged = evaluate_stages(lib, searcher, pairs_asked, stage_variants(settings.ranking))
+            finally:
+                searcher.close()
     if stages and as_json:
         combined = {**report.to_json(), "stages": {name: metrics.to_json() for name, metrics in staged.items()}}
         out.print_json(json.dumps(combined))
@@ -326,8 +327,8 @@ def stats(library: LibraryOpt = None, as_json: JsonOpt = False) -> None:
 def serve(
     library: LibraryOpt = None,
     host: Annotated[str | None, setting_option("host")] = None,
-    port: Annotated[int | None, setting_option("port", min=0, max=65535)] = None,
-    workers: Annotated[int | None, setting_option("server_workers", "--workers", min=1, max=64)] = None,
+    port: Annotated[int | None, setting_option("port")] = None,
+    workers: Annotated[int | None, setting_option("server_workers", "--workers")] = None,
     api_key: Annotated[str | None, setting_option("api_key")] = None,
     device: DeviceOpt = None,
 ) -> None:

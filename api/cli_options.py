@@ -101,8 +101,8 @@ def search_options(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def setting_option(name: str, *declarations: str, **bounds: Any) -> Any:
-    """A flag for a settings field: the settings' description, its default, and the variable that sets it.
+def setting_option(name: str, *declarations: str) -> Any:
+    """A flag for a settings field: the settings' description, bounds and default, and the variable that sets it.
 
     (Parentheses, not brackets: typer's rich help would read `[env: X]` as markup and drop it.)
     """
@@ -112,4 +112,4 @@ def setting_option(name: str, *declarations: str, **bounds: Any) -> Any:
     if field.default is not None and field.default_factory is None and not isinstance(field.default, bool):
         notes.insert(0, f"default {field.default}")
     flags = declarations or ("--" + name.replace("_", "-"),)
-    return typer.Option(*flags, help=f"{text} ({'; '.join(notes)}).", **bounds)
+    return typer.Option(*flags, help=f"{text} ({'; '.join(notes)}).", **_bounds(field))

@@ -18,10 +18,10 @@ from starlette.exceptions import HTTPException
 
 from api.limits import TOO_LARGE_HINT
 from api.schemas import ErrorBody
-from api.state import NotReady
+from api.state import RETRY_SECONDS, NotReady
 from core.errors import InputError, NotAnImage, NotFound, XmodalError
 
-RETRY_AFTER_SECONDS = 2  # what a client waiting for the library is told; the server retries on request
+RETRY_AFTER_SECONDS = round(RETRY_SECONDS)  # what a waiting client is told: the server tries again that often
 MAX_ECHO = 100  # characters of a bad input echoed back
 MAX_LISTED = 5  # bad parameters named in one answer
 MAX_REASON = 300  # characters of one reason
@@ -67,7 +67,7 @@ def echo(value: object) -> str:
 
 
 def describe(error: Mapping[str, Any]) -> str:
-    """One bad parameter: `k (query parameter): Input should be less than or equal to 1000; got "5000"`."""
+    """One bad parameter: `k (query parameter): Input should be greater than or equal to 1; got "0"`."""
     location: Sequence[Any] = error.get("loc") or ("request",)
     where = WHERE.get(str(location[0]), str(location[0]))
     name = ".".join(str(part) for part in location[1:]) or "the request"

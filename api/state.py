@@ -63,6 +63,10 @@ class LibraryState:
                 library.close()
             self.reason, self.hint = exc.message, exc.hint
             return
+        except BaseException:  # a bug, or memory: nothing left open behind it, and the caller hears of it
+            if library is not None:
+                library.close()
+            raise
         self.opened = OpenLibrary(library, searcher, MediaService(library.catalog))
 
     def get(self) -> OpenLibrary:

@@ -25,6 +25,7 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is recorded as such,
 Image.MAX_IMAGE_PIXELS = None  # decode_image checks the caller's max_pixels instead (see above)
 
 ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF", "HEIF", "AVIF"})
+READABLE_FORMATS = "JPEG, PNG, WebP, GIF, BMP, TIFF or HEIC"  # as a person names them
 
 _EXIF_IFD = 0x8769
 _ORIENTATION, _MAKE, _MODEL, _DATETIME = 0x0112, 0x010F, 0x0110, 0x0132

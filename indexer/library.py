@@ -75,17 +75,20 @@ class Library:
             raise ModelError(f"the library at {self.path} has no model yet", "index a folder first")
         return int(value)
 
-    def writer_encoder(self, settings: Settings) -> Encoder:
+    def writer_encoder(self, settings: Settings, *, reindex: bool = False) -> Encoder:
         """The model this writer encodes with, loaded. The first writer records it; a library that holds vectors
-        refuses a different one (forget_vectors first: that is what --reindex does)."""
+        refuses a different one, unless `reindex`: then, once the new model has loaded (a typo or a missing
+        download must not cost the library its vectors), every vector is forgotten and re-encoded."""
         from indexer.encoder import Encoder
 
         recorded = self.model_spec()
         asked = settings.model is not None or settings.pretrained is not None
         spec = resolve(settings.model, settings.pretrained) if (recorded is None or asked) else recorded
-        if recorded is not None and recorded.identity() != spec.identity() and self._holds_vectors():
+        if not reindex and recorded is not None and recorded.identity() != spec.identity() and self._holds_vectors():
             check_same_model(recorded, spec, self.path)
         encoder = Encoder(spec, settings.device).load()  # fail now, not after scanning: weights, device
+        if reindex:
+            self.forget_vectors()
         if spec != recorded:  # a new model, or the same weights found at a new path
             self.catalog.set_json("model", spec.to_json())
             self.catalog.set_meta("dim", str(encoder.dim))

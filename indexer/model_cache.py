@@ -19,11 +19,15 @@ MAX_MODELS = 4  # distinct models kept loaded (the library's, a reranker's, ...)
 
 
 class ModelCache:
+    """Thread-safe. A model loads under its own lock, so loading one (seconds; a download, minutes) never holds
+    up a query on another that is already loaded."""
+
     def __init__(self, max_models: int = MAX_MODELS) -> None:
         self.max_models = max_models
         self._texts: OrderedDict[str, TextTower] = OrderedDict()
         self._images: OrderedDict[str, ImageTower] = OrderedDict()
-        self._lock = threading.Lock()
+        self._loading: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()  # the dictionaries above, never held while loading
 
     @staticmethod
     def key(spec: ModelSpec, device: torch.device) -> str:
@@ -34,20 +38,28 @@ class ModelCache:
         from indexer.towers import load_text_tower
 
         key = self.key(spec, device)
-        with self._lock:
-            found = self._get(self._texts, key)
-            if found is None:
-                found = load_text_tower(spec, device)
-                if found is None:
-                    return self._load_both(spec, device, key)[0]
-                self._put(self._texts, key, found)
+        found = self._find(self._texts, key)
+        if found is not None:
             return found
+        with self._loading_lock(key):
+            found = self._find(self._texts, key)  # loaded by another thread while this one waited
+            if found is not None:
+                return found
+            alone = load_text_tower(spec, device)
+            if alone is None:
+                return self._load_both(spec, device, key)[0]
+            with self._lock:
+                self._put(self._texts, key, alone)
+            return alone
 
     def image(self, spec: ModelSpec, device: torch.device) -> ImageTower:
         """The image tower, from the whole model (whose text tower is kept too: indexing needs both)."""
         key = self.key(spec, device)
-        with self._lock:
-            found = self._get(self._images, key)
+        found = self._find(self._images, key)
+        if found is not None:
+            return found
+        with self._loading_lock(key):
+            found = self._find(self._images, key)
             return found if found is not None else self._load_both(spec, device, key)[1]
 
     def clear(self) -> None:
@@ -59,17 +71,22 @@ class ModelCache:
         from indexer.towers import load_towers
 
         text, image = load_towers(spec, device)
-        text = self._get(self._texts, key) or text  # a text tower loaded alone stays the one in use
-        self._put(self._texts, key, text)
-        self._put(self._images, key, image)
+        with self._lock:
+            # The whole model's text tower replaces one loaded alone: the weights are not held twice.
+            self._put(self._texts, key, text)
+            self._put(self._images, key, image)
         return text, image
 
-    @staticmethod
-    def _get(store: OrderedDict[str, Any], key: str) -> Any:
-        found = store.get(key)
-        if found is not None:
-            store.move_to_end(key)
-        return found
+    def _loading_lock(self, key: str) -> threading.Lock:
+        with self._lock:
+            return self._loading.setdefault(key, threading.Lock())
+
+    def _find(self, store: OrderedDict[str, Any], key: str) -> Any:
+        with self._lock:
+            found = store.get(key)
+            if found is not None:
+                store.move_to_end(key)
+            return found
 
     def _put(self, store: OrderedDict[str, Any], key: str, value: Any) -> None:
         store[key] = value

@@ -31,7 +31,7 @@ class Candidates:
     vector_rank: np.ndarray  # 1-based rank in the vector ranking, NO_RANK for items only another stage found
     lexical: np.ndarray  # BM25 (higher is better), NaN when the words matched nothing of this item
     lexical_rank: np.ndarray
-    lexical_all_words: np.ndarray  # bool: one name or text of the item holds every word that can rank
+    lexical_all_words: np.ndarray  # bool: one name or text holds every query word (all of them rank in its table)
     fused: np.ndarray  # reciprocal rank fusion score, NaN when no fusion ran
     rerank: np.ndarray  # the second model's cosine, NaN when it did not see the item
     rerank_rank: np.ndarray
@@ -62,6 +62,10 @@ class Candidates:
             complete=complete,
             floor=floor,
         )
+
+    @classmethod
+    def none(cls) -> Candidates:
+        return cls.from_vectors(np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 0)), True, -np.inf)
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.errors import InputError
-from core.options import Paging, Ranking, SearchOptions
+from core.options import Paging, Ranking, SearchOptions, Sort
 from core.settings import Settings
 from indexer.catalog import Collection
 from indexer.catalog.queries import allowed_ids
@@ -29,6 +29,8 @@ from searcher.retrieval import VectorRetrieval
 from searcher.stages import RankRequest
 
 __all__ = ["Query", "Searcher"]
+
+DEEP_PAGE = 10_000  # past this many hits, a page is first checked against the collection's size
 
 
 class Searcher:
@@ -86,22 +88,29 @@ class Searcher:
     ) -> pipeline.Ranked:
         """Every candidate the stages kept, with the seconds each stage took (the latency benchmark reads them)."""
         collection = _collection(options, collection)
+        sort: Sort = getattr(options, "sort", "relevance")
+        if sort == "date" and collection == "texts":
+            raise InputError("texts have no dates to sort by", "leave out --sort date (sort=date) for texts")
         ranking = self.ranking(options, ranking)
         prepared = self.queries.prepare(query, ranking.templates if ranking.expand else ())
+        need = options.offset + options.k
+        if need > DEEP_PAGE and options.offset >= self.library.catalog.vector_count(collection):
+            return pipeline.Ranked(Candidates.none())  # a page past the end: nothing to rank
         allowed = self._allowed(options, collection)
         request = RankRequest(
             query=prepared,
             collection=collection,
             ranking=ranking,
-            need=options.offset + options.k,
-            sort=getattr(options, "sort", "relevance"),
+            need=need,
+            sort=sort,
             min_score=getattr(options, "min_score", None),
             allowed=allowed,
+            exclude=exclude if collection == "media" else None,  # "more like this" leaves out a picture
             lexical_exclude_sources=tuple(lexical_exclude_sources),
         )
 
         def fetch(pool: int) -> Candidates:
-            return self.retrieval.nearest(prepared.vector, collection, pool, allowed, exclude)
+            return self.retrieval.nearest(prepared.vector, collection, pool, allowed, request.exclude)
 
         return pipeline.rank(fetch, self.stages, request)
 

@@ -4,9 +4,10 @@
         ─► min score ─► relevance cutoff ─► near-duplicate collapse ─► MMR ─► date sort
 
 Each stage is its own module in searcher/stages/, switched by the query's ranking (core/options.py).
-A ranking only depends on the items above it, so growing the candidate pool for a later page never
-reorders an earlier one: when the stages leave fewer visible items than the page needs, the pool grows
-and the stages run again.
+When the stages leave fewer visible items than the page needs, the pool grows and the stages run again.
+Every stage but MMR places an item by the items above it alone, so a bigger pool for a later page does not
+reorder an earlier one; MMR rescales relevance over the whole pool, so with MMR on, pages asked with
+different offsets may disagree at their edges.
 """
 
 from __future__ import annotations

@@ -63,10 +63,18 @@ class PreparedQuery:
         return self.picture is None and self.media_id is None and any(term.weight > 0 for term in self.terms)
 
 
-def parse_query(query: str) -> list[Term]:
-    query = " ".join(query.split())
-    if not query:
+def clean_text(text: str) -> str:
+    """Words with their spacing made regular; empty or over-long words are refused here, and only here."""
+    text = " ".join(text.split())
+    if not text:
         raise InputError("the query is empty", 'type what you are looking for, e.g. xmodal search "a red car"')
+    if len(text) > MAX_QUERY_CHARS:
+        raise InputError(f"the query is {len(text)} characters long; the limit is {MAX_QUERY_CHARS}")
+    return text
+
+
+def parse_query(query: str) -> list[Term]:
+    query = clean_text(query)
     pieces = _OPERATOR.split(" " + query)  # a leading "+ x" or "- x" adds to or takes from a picture
     first = pieces.pop(0).strip()
     signed = ([("+", first)] if first else []) + list(zip(pieces[0::2], pieces[1::2], strict=True))

@@ -12,8 +12,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.errors import InputError, NotAnImage, NotFound
-from indexer.decode import DecodeError, NotAnImageError, TooManyPixels, decode_image, probe_image
-from searcher.query import MAX_QUERY_CHARS, PreparedQuery, Query, Term, combine, parse_query
+from indexer.decode import (
+    READABLE_FORMATS,
+    DecodeError,
+    NotAnImageError,
+    TooManyPixels,
+    decode_image,
+    probe_image,
+)
+from searcher.query import PreparedQuery, Query, Term, clean_text, combine, parse_query
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -21,16 +28,7 @@ if TYPE_CHECKING:
     from indexer.encoder import Encoder
 
 TEXT_CACHE_SIZE = 1024
-IMAGE_HINT = "query with a picture: JPEG, PNG, WebP, GIF, BMP, TIFF or HEIC"
-
-
-def clean_text(text: str) -> str:
-    text = " ".join(text.split())
-    if not text:
-        raise InputError("the query is empty", 'type what you are looking for, e.g. xmodal search "a red car"')
-    if len(text) > MAX_QUERY_CHARS:
-        raise InputError(f"the query is {len(text)} characters long; the limit is {MAX_QUERY_CHARS}")
-    return text
+IMAGE_HINT = f"query with a picture: {READABLE_FORMATS}"
 
 
 class QueryEncoder:

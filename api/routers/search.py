@@ -13,17 +13,21 @@ from api.limits import BodyTooLarge
 from api.schemas import SearchResponse
 from api.search_params import Options, PageOptions
 from core.settings import Settings
+from indexer.decode import READABLE_FORMATS
+from searcher.query import MAX_QUERY_CHARS
 from searcher.query import Query as SearchQuery
 
 SEARCH_ERRORS = error_responses(400, 422, 503)
 UPLOAD_ERRORS = error_responses(400, 413, 415, 422, 503)
 
-Upload = Annotated[UploadFile, File(description="The query picture: JPEG, PNG, WebP, GIF, BMP, TIFF or HEIC.")]
+Upload = Annotated[UploadFile, File(description=f"The query picture: {READABLE_FORMATS}.")]
 Words = Annotated[
-    str, Query(min_length=1, max_length=1000, description='Words; terms combine: "2:beach + sunset - people".')
+    str,
+    Query(min_length=1, max_length=MAX_QUERY_CHARS, description='Words; terms combine: "2:beach + sunset - people".'),
 ]
 ExtraWords = Annotated[
-    str | None, Query(max_length=1000, description='Words to combine with the picture: "+ at night - people".')
+    str | None,
+    Query(max_length=MAX_QUERY_CHARS, description='Words to combine with the picture: "+ at night - people".'),
 ]
 
 router = APIRouter(prefix="/api", tags=["search"])

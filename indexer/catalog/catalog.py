@@ -373,6 +373,11 @@ class Catalog:
 
     # -- vectors ------------------------------------------------------------------------------
 
+    def vector_count(self, collection: Collection) -> int:
+        table = VECTOR_TABLES[collection]
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)
+
     def vector_ids(self, collection: Collection) -> np.ndarray:
         table = VECTOR_TABLES[collection]
         with self.engine.connect() as conn:

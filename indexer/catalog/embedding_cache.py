@@ -55,10 +55,13 @@ class EmbeddingCache:
             found = {h: self.memory[h] for h in hashes if h in self.memory}
         missing = [h for h in hashes if h not in found]
         if self.engine is not None and missing:
-            with self.engine.connect() as conn:
-                for chunk in chunks(missing, 500):
-                    stmt = select(vectors.c.content_hash, vectors.c.vector).where(vectors.c.content_hash.in_(chunk))
-                    found.update((row.content_hash, row.vector) for row in conn.execute(stmt))
+            try:
+                with self.engine.connect() as conn:
+                    for chunk in chunks(missing, 500):
+                        stmt = select(vectors.c.content_hash, vectors.c.vector).where(vectors.c.content_hash.in_(chunk))
+                        found.update((row.content_hash, row.vector) for row in conn.execute(stmt))
+            except SQLAlchemyError as exc:  # a locked or damaged cache costs time (embedding again), not the search
+                log.warning("embedding cache %s unreadable (%s); embedding again", self.path, exc)
         return found
 
     def put(self, entries: dict[str, bytes]) -> None:

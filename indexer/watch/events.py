@@ -6,7 +6,6 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
@@ -56,7 +55,3 @@ class EventCollector(FileSystemEventHandler):
         with self._lock:
             taken, self._dirty = self._dirty, set()
             return taken
-
-    def give_back(self, paths: Iterable[str]) -> None:
-        with self._lock:
-            self._dirty.update(paths)

@@ -27,6 +27,7 @@ class RankRequest:
     sort: Sort = "relevance"
     min_score: float | None = None
     allowed: np.ndarray | None = None  # ids the filters let through; None: no filter
+    exclude: int | None = None  # an id never to return (the photo itself, for "more like this")
     lexical_exclude_sources: tuple[str, ...] = ()  # evaluation: texts from these files do not count
 
     @property

@@ -39,7 +39,7 @@ class LexicalMatches:
 
     ids: np.ndarray
     bm25: np.ndarray
-    all_words: np.ndarray  # one name or text of the picture holds every word that can rank
+    all_words: np.ndarray  # one name or text holds every query word (all of them rank in its table)
 
     @classmethod
     def none(cls) -> LexicalMatches:
@@ -83,8 +83,8 @@ def lexical_matches(catalog: Catalog, words: Words, limit: int, exclude_sources:
             depth = limit if table == "names" else limit * TEXTS_PER_PICTURE
             for item, score in fts.match(conn, table, fts.any_of(useful), depth, exclude_sources):
                 scores[item] = max(scores.get(item, 0.0), score)
-            if len(useful) == len(words.include):
-                whole = fts.match(conn, table, fts.all_of(useful), limit, exclude_sources)
+            if len(useful) == len(words.include):  # as deep as the match itself: every match is judged
+                whole = fts.match(conn, table, fts.all_of(useful), depth, exclude_sources)
                 complete.update(item for item, _ in whole)
         if words.exclude and scores:
             negative = fts.any_of(words.exclude)
@@ -118,9 +118,10 @@ class LexicalStage:
     def __call__(self, candidates: Candidates, request: RankRequest) -> Candidates:
         limit = request.ranking.candidates
         matches = lexical_matches(self.catalog, words_of(request.query.terms), limit, request.lexical_exclude_sources)
+        keep = matches.ids != request.exclude if request.exclude is not None else np.ones(len(matches.ids), bool)
         if request.allowed is not None:
-            keep = np.isin(matches.ids, request.allowed)
-            matches = LexicalMatches(matches.ids[keep], matches.bm25[keep], matches.all_words[keep])
+            keep &= np.isin(matches.ids, request.allowed)
+        matches = LexicalMatches(matches.ids[keep], matches.bm25[keep], matches.all_words[keep])
         if not len(matches.ids):
             return candidates
         known = set(candidates.ids.tolist())

@@ -36,3 +36,13 @@ def test_the_encoder_getter_keeps_the_vectors_and_forget_vectors_lets_a_new_mode
 
     report = cli.index(tmp_path / "photos", extra=("--pretrained", str(other)))
     assert report["updated"] == 3 and cli.stats()["images"] == 3
+
+
+def test_reindex_with_a_model_that_cannot_load_keeps_every_vector(cli: Cli, tmp_path: Path) -> None:
+    photos = make_photo_folder(tmp_path / "photos", 3)
+    cli.index(tmp_path / "photos")
+    out = cli("index", str(tmp_path / "photos"), "--reindex", "--model", "ViT-Q-99", "--pretrained", "x", code=1)
+    assert "unknown model" in out
+    assert cli.search_json("--image", str(photos[0]), "-k", "1")[0]["path"] == str(photos[0])  # still searchable
+    report = cli.index(tmp_path / "photos", extra=("--reindex",))  # with a model that loads, it re-encodes
+    assert report["added"] + report["updated"] == 3

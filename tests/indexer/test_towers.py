@@ -32,9 +32,25 @@ def test_a_text_query_loads_no_image_tower_and_one_model_is_shared(tiny_model: T
     assert len(models._texts) == 1 and len(models._images) == 0  # words alone: the image tower never loaded
     reranker_side = Encoder(spec, "cpu", models)  # the same model asked for elsewhere in the process
     assert reranker_side.text_tower is searcher_side.text_tower
+    before = searcher_side.encode_texts(["a photo"])
     vectors = reranker_side.encode_images([picture(1)])
     assert len(models._images) == 1 and vectors.shape == (1, searcher_side.dim)
-    assert searcher_side.text_tower is reranker_side.text_tower  # the text tower loaded alone stays in use
+    assert len(models._texts) == 1  # the whole model's text tower replaced the one loaded alone: held once
+    assert np.array_equal(searcher_side.encode_texts(["a photo"]), before)
+
+
+def test_a_model_loading_does_not_hold_up_one_already_loaded(tiny_model: TinyModel) -> None:
+    import threading
+
+    models = ModelCache()
+    tiny = resolve(str(tiny_model.config), str(tiny_model.weights))
+    Encoder(tiny, "cpu", models).encode_texts(["warm"])
+    other = resolve("demo", None)
+    loading = models._loading_lock(models.key(other, pick_device("cpu")))
+    with loading:  # another thread is in the middle of loading the demo model
+        done = threading.Event()
+        threading.Thread(target=lambda: (Encoder(tiny, "cpu", models).encode_texts(["x"]), done.set())).start()
+        assert done.wait(30), "a query on the loaded model waited for another model's load"
 
 
 def test_the_cache_forgets_the_least_recently_used_model(tiny_model: TinyModel) -> None:

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from core.errors import InputError, NotAnImage
-from core.options import Paging
+from core.options import Paging, SearchOptions
 from core.settings import load_settings
 from indexer.library import Library
 from indexer.model_cache import ModelCache
@@ -90,3 +90,13 @@ def test_a_query_that_is_no_picture_fails_before_any_model_loads(cli: Cli, tmp_p
         with pytest.raises(NotAnImage, match=r"notes\.txt: not an image"):
             searcher.ask(Query(image=b"shopping list: milk, eggs\n", image_name="notes.txt"), "media", Paging())
     assert not models._texts and not models._images  # nothing was loaded to find that out
+
+
+def test_a_page_far_past_the_end_is_empty_at_once(searcher: Searcher) -> None:
+    assert searcher.ask(Query(media_id=1), "media", Paging(k=10, offset=10**15)) == []
+    assert len(searcher.ask(Query(media_id=1), "media", Paging(k=10_000, offset=1))) == 29
+
+
+def test_texts_have_no_dates_to_sort_by(searcher: Searcher) -> None:
+    with pytest.raises(InputError, match="no dates"):
+        searcher.ask(Query("a photo"), "texts", SearchOptions(sort="date"))

@@ -274,3 +274,17 @@ def test_an_absent_concept_does_not_scan_the_library() -> None:
     ranked = rank(nearest(library, asked), (CutoffStage(FixedSample(library)),), page)  # type: ignore[arg-type]
     assert asked == [100] and ranked.candidates.complete  # the pool's last item is already far below the cut
     assert ranked.candidates.ids.tolist()[:1] == [0]
+
+
+def test_every_picture_a_one_word_query_matches_holds_all_its_words(tmp_path: Path) -> None:
+    """Many captions per picture: the all-words check must judge every match, not the first rows it reads."""
+    catalog = Catalog(tmp_path / "catalog.sqlite", readonly=False)
+    records = [MediaRecord(f"/photos/{i}.png", 1, 1, f"hash{i}", "ok") for i in range(6)]
+    ids = catalog.write_media(records, [np.eye(4, dtype=np.float32)[i % 4] for i in range(6)])
+    entries = [(f"a red thing, take {take}", media) for media in ids for take in range(3)]
+    vectors = {text: np.eye(4, dtype=np.float32)[0] for text, _ in entries}
+    catalog.sync_text_source("/photos/captions.csv", "csv", 1, 1, entries, vectors)
+    notes = [(f"a blue note {n}", None) for n in range(30)]  # so that "red" is not in most documents
+    catalog.sync_text_source("/notes.txt", "txt", 1, 1, notes, {text: vectors[entries[0][0]] for text, _ in notes})
+    found = lexical_matches(catalog, Words(("red",), ()), limit=5)
+    assert len(found.ids) == 5 and found.all_words.all()
