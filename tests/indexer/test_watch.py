@@ -144,9 +144,11 @@ def test_a_moved_folder_keeps_every_vector_and_a_deleted_folder_leaves(watching:
     wait_for(lambda: in_sync(root, library))
     before = {Path(p).name: i for p, i in indexed(library).items() if "/trip/" in p}
     batches = sum(r.encode_batches for r in watcher.reports)
+    moved_before = sum(r.moved for r in watcher.reports)
     shutil.move(root / "trip", root / "holidays 2024")
     shutil.rmtree(root / "junk")
-    wait_for(lambda: in_sync(root, library))
+    # The watcher thread files a run's report just after committing it: wait for the report as well.
+    wait_for(lambda: in_sync(root, library) and sum(r.moved for r in watcher.reports) - moved_before >= 5)
     after = {Path(p).name: i for p, i in indexed(library).items()}
     assert after == before
     assert sum(r.encode_batches for r in watcher.reports) == batches  # nothing was re-encoded
@@ -168,7 +170,7 @@ def test_a_file_copied_slowly_is_indexed_once_complete(tmp_path: Path, tiny_mode
             handle.write(data[len(data) // 2 :])
         finished = time.time() - 3600
         os.utime(target, (finished, finished))  # complete, with the times of the original (as `cp -p` leaves them)
-        wait_for(lambda: in_sync(running.root, running.library))
+        wait_for(lambda: in_sync(running.root, running.library) and sum(r.added for r in running.watcher.reports) == 1)
         assert failures(running.library) == []
         assert sum(report.added for report in running.watcher.reports) == 1
 
@@ -186,7 +188,7 @@ def test_a_burst_is_encoded_in_full_batches(watching: Watching) -> None:
     root, library, watcher = watching.root, watching.library, watching.watcher
     runs = len(watcher.reports)
     make_photo_folder(root / "burst", 64)
-    wait_for(lambda: in_sync(root, library))
+    wait_for(lambda: in_sync(root, library) and sum(r.added for r in watcher.reports[runs:]) == 64)
     burst = watcher.reports[runs:]
     assert sum(r.added for r in burst) == 64
     # However the burst was split into runs (a loaded machine splits it more), each run encodes full batches
@@ -323,7 +325,7 @@ def test_a_batch_that_fails_is_logged_with_its_paths_and_tried_again(
 
     monkeypatch.setattr(watcher_module, "index_paths", fail_twice)
     write_picture(flaky, 1, "JPEG")
-    wait_for(lambda: in_sync(root, library))
+    wait_for(lambda: in_sync(root, library) and len(watcher.reports) >= 2)
     assert failures_left == [0] and watching.thread.is_alive()
     failed = [record for record in watch_log.records if "indexing failed" in record.getMessage()]
     assert len(failed) == 2 and all(str(flaky) in record.getMessage() for record in failed)
