@@ -31,8 +31,8 @@ def print_hits(console: Console, hits: Sequence[Hit], as_json: bool) -> None:
         console.print("no results")
         return
     if not console.is_terminal:  # piped into grep, cut, a file: one whole line per hit, never wrapped
-        for hit in hits:
-            console.out(_hit_line(hit), highlight=False)
+        for hit in hits:  # written as is: rich would expand the tabs that cut and awk split on
+            console.file.write(_hit_line(hit) + "\n")
         return
     table = Table(show_edge=False, pad_edge=False)
     table.add_column("#", justify="right")
@@ -45,12 +45,12 @@ def print_hits(console: Console, hits: Sequence[Hit], as_json: bool) -> None:
         table.add_column("taken", style="dim")
     for hit in hits:
         if is_text:
-            table.add_row(str(hit.rank), f"{hit.score:.3f}", str(hit.id), hit.text or "")
+            table.add_row(str(hit.rank), _score(hit), str(hit.id), hit.text or "")
         else:
             size = f"{hit.width}×{hit.height}" if hit.width else ""
             table.add_row(
                 str(hit.rank),
-                f"{hit.score:.3f}",
+                _score(hit),
                 str(hit.id),
                 _shown_path(hit.path or ""),
                 size,
@@ -59,9 +59,14 @@ def print_hits(console: Console, hits: Sequence[Hit], as_json: bool) -> None:
     console.print(table)
 
 
+def _score(hit: Hit) -> str:
+    """The number the list is ordered by ('-' past a reranked block); the cosine is in --json."""
+    return "-" if hit.score is None else f"{hit.score:.3f}"
+
+
 def _hit_line(hit: Hit) -> str:
     """rank, score, id, then the path (or text), then size and date: tab-separated for cut and awk."""
-    fields = [str(hit.rank), f"{hit.score:.3f}", str(hit.id)]
+    fields = [str(hit.rank), _score(hit), str(hit.id)]
     if hit.kind == "text":
         fields.append(" ".join((hit.text or "").split()))
     else:

@@ -24,7 +24,12 @@ class ErrorBody(BaseModel):
 class HitOut(BaseModel):
     id: int = Field(description="Catalog id: image ids work with /api/media/{id}.")
     rank: int = Field(description="1-based position in the whole ranking (offset included).")
-    score: float = Field(description="Cosine similarity to the query, exact; the order fuses every stage.")
+    score: float | None = Field(
+        description="The number the list is ordered by: the cosine for vector order alone, the fused rank score "
+        "(1.0 = first in every list) when names and captions ranked too, the reranker's cosine for its reranked "
+        "top (null past it), the MMR value with diversity. Never rises down the list, except with sort=date."
+    )
+    cosine: float = Field(description="Cosine similarity to the query, exact (from the stored vector).")
     kind: Literal["image", "text"]
     path: str | None = Field(default=None, description="Image hits: the file on the server.")
     name: str | None = Field(default=None, description="Image hits: the file name.")

@@ -27,6 +27,7 @@ def _unranked(count: int) -> np.ndarray:
 class Candidates:
     ids: np.ndarray  # int64
     score: np.ndarray  # float32: exact cosine to the query, from the stored vector (the index's model)
+    order_score: np.ndarray  # float64: the number the current order follows (what a hit shows), NaN if none
     vectors: np.ndarray  # (n, dim) float32 stored vectors: collapse and MMR compare candidates with each other
     vector_rank: np.ndarray  # 1-based rank in the vector ranking, NO_RANK for items only another stage found
     lexical: np.ndarray  # BM25 (higher is better), NaN when the words matched nothing of this item
@@ -49,6 +50,7 @@ class Candidates:
         return cls(
             ids=np.asarray(ids, dtype=np.int64),
             score=np.asarray(score, dtype=np.float32),
+            order_score=np.asarray(score, dtype=np.float64),
             vectors=np.asarray(vectors, dtype=np.float32),
             vector_rank=np.arange(1, count + 1, dtype=np.int64),
             lexical=_nan(count),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+
 from indexer.catalog import Catalog, Collection
 from searcher.candidates import Candidates
 
@@ -13,7 +15,8 @@ from searcher.candidates import Candidates
 class Hit:
     id: int
     rank: int
-    score: float  # cosine similarity, exact (rescored from the stored vector); the order is the stages' fusion
+    score: float | None  # the number the list is ordered by (cosine, fused rank or reranker's; see stages)
+    cosine: float  # cosine similarity to the query, exact (rescored from the stored vector)
     kind: str  # "image" | "text"
     path: str | None = None  # image hits: the file
     text: str | None = None  # text hits: the text
@@ -27,7 +30,7 @@ class Hit:
     duplicates: tuple[int, ...] | None = None  # near-duplicates shown as this one hit
 
     def to_json(self) -> dict[str, Any]:
-        found = {key: value for key, value in asdict(self).items() if value is not None}
+        found = {key: value for key, value in asdict(self).items() if value is not None or key == "score"}
         if "duplicates" in found:
             found["duplicates"] = list(found["duplicates"])
         return found
@@ -46,6 +49,7 @@ def hits(catalog: Catalog, collection: Collection, page: Candidates, offset: int
                     Hit(
                         item,
                         offset + position + 1,
+                        _shown(page.order_score[position]),
                         float(page.score[position]),
                         "image",
                         path=row.path,
@@ -66,6 +70,7 @@ def hits(catalog: Catalog, collection: Collection, page: Candidates, offset: int
                 Hit(
                     item,
                     offset + position + 1,
+                    _shown(page.order_score[position]),
                     float(page.score[position]),
                     "text",
                     text=text.text,
@@ -75,3 +80,8 @@ def hits(catalog: Catalog, collection: Collection, page: Candidates, offset: int
                 )
             )
     return found
+
+
+def _shown(order_score: float) -> float | None:
+    """None past a reranked block: those hits were never scored on the reranker's scale."""
+    return None if np.isnan(order_score) else float(order_score)

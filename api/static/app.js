@@ -149,8 +149,8 @@ function card(hit) {
   name.textContent = hit.name;
   const score = document.createElement("span");
   score.className = "score";
-  score.textContent = hit.score.toFixed(3);
-  score.title = "cosine similarity";
+  score.textContent = hit.score === null ? "–" : hit.score.toFixed(3);
+  score.title = `ranking score (the order of this list); cosine similarity ${hit.cosine.toFixed(3)}`;
   const similar = document.createElement("button");
   similar.className = "similar";
   similar.type = "button";
@@ -198,7 +198,8 @@ async function show(id) {
       li.textContent = `${hit.text} `;
       const score = document.createElement("span");
       score.className = "score";
-      score.textContent = hit.score.toFixed(3);
+      score.textContent = hit.score === null ? "–" : hit.score.toFixed(3);
+      score.title = `cosine similarity ${hit.cosine.toFixed(3)}`;
       li.append(score);
       $("#viewer-texts").append(li);
     }

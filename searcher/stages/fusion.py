@@ -2,7 +2,8 @@
 one order (`hybrid`; weights `vector_weight`, `lexical_weight`, constant `rrf_k`).
 
 score(item) = Σ weight_list / (k + rank_list(item)) over the lists that ranked the item. Ranks, not
-scores, so nothing needs normalising; k damps the difference between the very top ranks.
+scores, so nothing needs normalising; k damps the difference between the very top ranks. What a hit shows
+is that sum over its best possible value (first in every list): 1.0 at most, in the order of the list.
 """
 
 from __future__ import annotations
@@ -38,5 +39,6 @@ class FusionStage:
             {"vector": ranking.vector_weight, "lexical": ranking.lexical_weight},
             ranking.rrf_k,
         )
+        best_possible = (ranking.vector_weight + ranking.lexical_weight) / (ranking.rrf_k + 1)
         order = np.lexsort((candidates.ids, -fused))  # ties keep the smaller id first: stable pages
-        return candidates.with_columns(fused=fused).take(order)
+        return candidates.with_columns(fused=fused, order_score=fused / best_possible).take(order)

@@ -25,6 +25,13 @@ MAX_WORDS = 32
 COMMON_SHARE = 0.5  # a word in more than this share of a table's documents ranks nothing
 TABLES: tuple[fts.Table, ...] = ("names", "texts")
 TEXTS_PER_PICTURE = 4  # many texts may describe one picture: read deeper into the texts table
+# Words that hold a sentence together but say nothing a file name would: "a cat" must find cat.jpg as
+# holding every word. Only when a query is nothing but these do they count.
+_STOP_WORDS = (
+    "a an the of on in at to with and or for by from into onto over under is are was were be this that these "
+    "those some any my our your his her its their there here it as"
+)
+STOP_WORDS = frozenset(_STOP_WORDS.split())
 
 
 @dataclass(frozen=True)
@@ -47,7 +54,8 @@ class LexicalMatches:
 
 
 def words_of(terms: Sequence[Term]) -> Words:
-    """Words of the positive terms to match, words of the negative ones to exclude ("beach - people")."""
+    """Words of the positive terms to match, words of the negative ones to exclude ("beach - people");
+    stop words are left out of both unless a side has nothing else."""
     include: list[str] = []
     exclude: list[str] = []
     for term in terms:
@@ -55,7 +63,12 @@ def words_of(terms: Sequence[Term]) -> Words:
         for word in WORD.findall(term.text.lower()):
             if word not in bucket and len(include) + len(exclude) < MAX_WORDS:
                 bucket.append(word)
-    return Words(tuple(include), tuple(exclude))
+    return Words(_without_stop_words(include), _without_stop_words(exclude))
+
+
+def _without_stop_words(words: list[str]) -> tuple[str, ...]:
+    meaningful = tuple(word for word in words if word not in STOP_WORDS)
+    return meaningful or tuple(words)
 
 
 def useful_words(total: int, frequencies: dict[str, int], words: Sequence[str]) -> list[str]:
@@ -83,8 +96,8 @@ def lexical_matches(catalog: Catalog, words: Words, limit: int, exclude_sources:
             depth = limit if table == "names" else limit * TEXTS_PER_PICTURE
             for item, score in fts.match(conn, table, fts.any_of(useful), depth, exclude_sources):
                 scores[item] = max(scores.get(item, 0.0), score)
-            if len(useful) == len(words.include):  # as deep as the match itself: every match is judged
-                whole = fts.match(conn, table, fts.all_of(useful), depth, exclude_sources)
+            if all(frequencies.get(word) for word in words.include):  # as deep as the match: all are judged
+                whole = fts.match(conn, table, fts.all_of(list(words.include)), depth, exclude_sources)
                 complete.update(item for item, _ in whole)
         if words.exclude and scores:
             negative = fts.any_of(words.exclude)

@@ -1,5 +1,7 @@
 """Second-model reranking (`rerank`, `rerank_model`, `rerank_depth`): the stronger model orders the top it
-is shown; the rest keep their order (classic two-stage ranking)."""
+is shown; the rest keep their order (classic two-stage ranking). The reranked hits show the second model's
+cosine; the ones past its depth were never scored on that scale and show no ranking score (their cosine
+stays in `stages`)."""
 
 from __future__ import annotations
 
@@ -32,9 +34,11 @@ class RerankStage:
             key=lambda pair: (-pair[1], top[pair[0]]),
         )
         rerank, rerank_rank = candidates.rerank.copy(), candidates.rerank_rank.copy()
+        order_score = np.full(len(candidates), np.nan)
         for rank, (position, score) in enumerate(scored, start=1):
-            rerank[position], rerank_rank[position] = score, rank
+            rerank[position], rerank_rank[position], order_score[position] = score, rank, score
         seen = {position for position, _ in scored}
         order = [position for position, _ in scored] + [p for p in range(depth) if p not in seen]
         order += list(range(depth, len(candidates)))
-        return candidates.with_columns(rerank=rerank, rerank_rank=rerank_rank).take(np.asarray(order))
+        reranked = candidates.with_columns(rerank=rerank, rerank_rank=rerank_rank, order_score=order_score)
+        return reranked.take(np.asarray(order))

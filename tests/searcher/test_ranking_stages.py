@@ -76,6 +76,23 @@ def test_an_exact_file_name_or_caption_wins_with_hybrid_on(staged: Staged) -> No
         assert expected not in names(off)[:1] and all("lexical" not in hit["stages"] for hit in off)
 
 
+def test_the_list_is_ordered_by_the_score_it_shows(staged: Staged) -> None:
+    """A caption lifts a picture whose cosine is low: the score shown is the ranking's, the cosine stays in --json."""
+    found = hits(staged.library, "birthday party", "-k", "10", "--no-cutoff")
+    shown = [hit["score"] for hit in found]
+    assert shown == sorted(shown, reverse=True) and shown[0] <= 1.0
+    cosines = [hit["cosine"] for hit in found]
+    assert cosines != sorted(cosines, reverse=True)  # the lifted picture is not the closest by cosine
+    assert all(hit["cosine"] == hit["stages"]["vector"] for hit in found)
+    piped = [
+        line.split("\t")
+        for line in run("search", "birthday party", "-k", "10", "--no-cutoff", "-l", str(staged.library)).splitlines()
+    ]
+    assert [float(fields[1]) for fields in piped] == pytest.approx(shown, abs=1e-3)
+    alone = hits(staged.library, "birthday party", "-k", "10", "--no-cutoff", "--no-hybrid")
+    assert [hit["score"] for hit in alone] == [hit["cosine"] for hit in alone]  # vector order: the cosine
+
+
 def test_words_most_items_share_match_nothing_lexically(staged: Staged) -> None:
     # "png" is in every file name: it must not make every picture a lexical match.
     found = hits(staged.library, "png", "-k", "100", "--no-cutoff")

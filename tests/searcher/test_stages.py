@@ -61,6 +61,10 @@ def test_fusion_orders_by_the_fused_score_and_breaks_ties_by_id() -> None:
     fused = FusionStage()(found, request(query))
     assert fused.ids.tolist() == [9, 5, 3]
     assert fused.fused[0] == pytest.approx(1 / 63 + 1 / 61)
+    # What a hit shows is the fused score over the best possible (first in both lists): it never rises.
+    assert fused.order_score.tolist() == pytest.approx((fused.fused / (2 / 61)).tolist())
+    assert list(fused.order_score) == sorted(fused.order_score, reverse=True)
+    assert fused.score.tolist() != sorted(fused.score, reverse=True)  # the cosine does not follow the order
     tied = candidates([4, 2], unit([1, 0], [1, 0]), query)  # same vector rank impossible; same fused score:
     tied = tied.with_columns(vector_rank=np.asarray([1, 2]), lexical_rank=np.asarray([2, 1]))
     assert FusionStage()(tied, request(query)).ids.tolist() == [2, 4]  # equal scores: the smaller id first
@@ -139,10 +143,12 @@ def test_collapse_of_a_longer_list_agrees_with_a_shorter_one() -> None:
 def test_mmr_moves_a_repeat_below_something_new() -> None:
     vectors = unit([1, 0], [1, 0.01], [0.6, 0.8])
     relevance = np.asarray([0.0, -1.0, -2.0])
-    assert mmr_order(relevance, vectors, 1.0).tolist() == [0, 1, 2]  # λ = 1: relevance only
-    assert mmr_order(relevance, vectors, 0.3).tolist() == [0, 2, 1]  # the near-copy waits
+    assert mmr_order(relevance, vectors, 1.0)[0].tolist() == [0, 1, 2]  # λ = 1: relevance only
+    assert mmr_order(relevance, vectors, 0.3)[0].tolist() == [0, 2, 1]  # the near-copy waits
     found = Candidates.from_vectors(np.asarray([7, 8, 9]), np.ones(3), vectors, False, -np.inf)
-    assert MmrStage()(found, request(unit([1, 0])[0], mmr=0.3)).ids.tolist() == [7, 9, 8]
+    diverse = MmrStage()(found, request(unit([1, 0])[0], mmr=0.3))
+    assert diverse.ids.tolist() == [7, 9, 8]
+    assert list(diverse.order_score) == sorted(diverse.order_score, reverse=True)  # shown values never rise
 
 
 # -- rerank ------------------------------------------------------------------------------------
@@ -180,6 +186,8 @@ def test_the_reranker_orders_the_top_it_sees_and_leaves_the_rest() -> None:
     # 1..3 reordered by the second model; 4 (in the depth, unknown to it) after them; 5 (beyond) untouched.
     assert reranked.ids.tolist() == [3, 2, 1, 4, 5]
     assert reranked.rerank_rank.tolist() == [1, 2, 3, NO_RANK, NO_RANK]
+    shown = reranked.order_score
+    assert shown[:3].tolist() == pytest.approx(reranked.rerank[:3].tolist()) and np.isnan(shown[3:]).all()
     assert not stage.applies(request(query, rerank_model="second", rerank=False))
     assert not stage.applies(request(query))  # no second model configured
 
@@ -189,7 +197,23 @@ def test_the_reranker_orders_the_top_it_sees_and_leaves_the_rest() -> None:
 
 def test_words_are_split_into_those_to_match_and_those_to_exclude() -> None:
     words = words_of([Term("Sunset at the BEACH", 2.0), Term("people", -1.0), Term("beach", 1.0)])
-    assert words == Words(("sunset", "at", "the", "beach"), ("people",))
+    assert words == Words(("sunset", "beach"), ("people",))  # "at", "the": stop words
+    assert words_of([Term("The Who", 1.0)]) == Words(("who",), ())
+    assert words_of([Term("to be or not", 1.0)]) == Words(("not",), ())
+    assert words_of([Term("the", 1.0)]) == Words(("the",), ())  # nothing but stop words: they are the query
+
+
+def test_a_stop_word_does_not_keep_a_name_from_holding_every_word(tmp_path: Path) -> None:
+    """ "a cat" asks for a cat: cat.jpg holds every word that matters, whatever 'a' does in the library."""
+    catalog = Catalog(tmp_path / "catalog.sqlite", readonly=False)
+    names = ["cat.jpg", "black cat in a box.jpg", "dog.jpg", "car.jpg", "tree.jpg"]
+    records = [MediaRecord(f"/photos/{name}", 1, 1, f"hash{i}", "ok") for i, name in enumerate(names)]
+    ids = catalog.write_media(records, [np.eye(4, dtype=np.float32)[i % 4] for i in range(len(names))])
+    found = lexical_matches(catalog, words_of([Term("a cat", 1.0)]), 10)
+    assert set(found.ids.tolist()) == {ids[0], ids[1]} and found.all_words.all()
+    sitting = lexical_matches(catalog, words_of([Term("a cat in the box", 1.0)]), 10)
+    assert sitting.ids.tolist()[0] == ids[1]
+    assert dict(zip(sitting.ids.tolist(), sitting.all_words.tolist(), strict=True)) == {ids[1]: True, ids[0]: False}
 
 
 def test_words_most_documents_hold_cannot_rank() -> None:
