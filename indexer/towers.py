@@ -106,8 +106,34 @@ def register_config(config: dict[str, Any]) -> str:
     return name
 
 
+def hugging_face_text(spec: ModelSpec) -> str | None:
+    """The Hugging Face text model a multilingual open_clip model reads words with (xlm-roberta-base for
+    xlm-roberta-base-ViT-B-32, NLLB for nllb-clip-*), or None for a CLIP text transformer."""
+    import open_clip
+
+    config = spec.config if spec.config is not None else open_clip.get_model_config(spec.arch or "")
+    text = (config or {}).get("text_cfg", {})
+    name = text.get("hf_tokenizer_name") or text.get("hf_model_name")
+    return str(name) if name else None
+
+
+def _check_text_libraries(spec: ModelSpec) -> None:
+    """Before any download: a model whose words go through Hugging Face needs `transformers` installed."""
+    name = hugging_face_text(spec)
+    if name is None:
+        return
+    try:
+        import transformers  # noqa: F401
+    except ImportError:
+        raise ModelError(
+            f"{spec.describe()} reads text with the Hugging Face model {name}, and transformers is not installed",
+            "pip install 'xmodal[multilingual]' (transformers and sentencepiece), then run the command again",
+        ) from None
+
+
 def _open_clip_arguments(spec: ModelSpec) -> tuple[str, str, dict[str, Any]]:
     """(model name, pretrained, create_model arguments) that build this spec with open_clip."""
+    _check_text_libraries(spec)
     if spec.arch is not None:
         pretrained, overrides = builtin_weights(spec)
         return spec.arch, pretrained, overrides
@@ -129,12 +155,30 @@ def load_open_clip(spec: ModelSpec, device: torch.device) -> tuple[torch.nn.Modu
         )
     except ModelError:
         raise
+    except OSError as exc:  # a Hugging Face text tower's config or tokenizer is not cached and cannot be fetched
+        raise _hub_error(spec, exc) from exc
     except Exception as exc:  # open_clip raises RuntimeError, KeyError, ... for bad weights
         raise ModelError(
             f"cannot load model {spec.describe()}: {exc}",
             "check that --pretrained matches the architecture given to --model",
         ) from exc
-    return model, preprocess, open_clip.get_tokenizer(name)
+    try:
+        tokenizer = open_clip.get_tokenizer(name)
+    except OSError as exc:
+        raise _hub_error(spec, exc) from exc
+    return model, preprocess, tokenizer
+
+
+def _hub_error(spec: ModelSpec, exc: OSError) -> ModelError:
+    text = hugging_face_text(spec)
+    if text is None:
+        return ModelError(f"cannot load model {spec.describe()}: {exc}", "check the file named above")
+    return ModelError(
+        f"{spec.describe()} needs the tokenizer and config of {text} from huggingface.co, which is not reachable "
+        "and not in the Hugging Face cache",
+        f"run any xmodal command with this model once on a machine with internet and copy its cache (HF_HOME, "
+        f"~/.cache/huggingface) here, or set HF_HOME to a folder that holds {text}",
+    )
 
 
 def load_towers(spec: ModelSpec, device: torch.device) -> tuple[TextTower, ImageTower]:

@@ -110,3 +110,24 @@ def test_changed_weights_are_refused(tmp_path: Path, tiny_model: TinyModel) -> N
     copy.write_bytes(copy.read_bytes()[:-10] + b"0123456789")
     with pytest.raises(ModelError, match="changed since the library was built"):
         Encoder(spec, "cpu", ModelCache()).load()  # a fresh process: nothing loaded yet
+
+
+@pytest.mark.parametrize(
+    ("model", "tag"), [("xlm-roberta-base-ViT-B-32", "laion5b_s13b_b90k"), ("nllb-clip-base", "v1")]
+)
+def test_a_multilingual_model_says_what_to_install_before_any_download(
+    model: str, tag: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The models the README names for non-English queries read words with Hugging Face `transformers`."""
+    import sys
+
+    import open_clip.pretrained
+
+    def download(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a download was attempted")
+
+    monkeypatch.setattr(open_clip.pretrained, "download_pretrained", download)
+    monkeypatch.setitem(sys.modules, "transformers", None)  # not installed (a plain `pip install xmodal`)
+    with pytest.raises(ModelError) as info:
+        Encoder(resolve(model, tag), "cpu", ModelCache()).load()
+    assert "transformers is not installed" in str(info.value) and "xmodal[multilingual]" in str(info.value)
