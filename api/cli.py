@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 
 from api.cli_options import search_options, setting_option
-from core.errors import XmodalError
+from core.errors import InputError, XmodalError
 from core.options import SearchOptions
 from core.settings import Device, Settings, load_settings
 from indexer.catalog import Collection
@@ -262,7 +262,12 @@ def train(
 @app.command("eval")
 @fatal_errors
 def evaluate_pairs(
-    pairs: Annotated[Path, typer.Option(help="image,caption CSV, or a folder of images with .txt sidecars.")],
+    pairs: Annotated[
+        Path | None, typer.Option(help="image,caption CSV, or a folder of images with .txt sidecars.")
+    ] = None,
+    queries: Annotated[
+        Path | None, typer.Option(help="Judged queries CSV (query,language,kind,image), e.g. data/plain_shapes.py's.")
+    ] = None,
     library: LibraryOpt = None,
     model: ModelOpt = None,
     pretrained: PretrainedOpt = None,
@@ -272,42 +277,90 @@ def evaluate_pairs(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Recall@1/5/10 and MRR through the engine's search path, next to exact search on the same vectors."""
+    """Recall@1/5/10 and MRR through the engine's search path, next to exact search on the same vectors; with
+    --pairs it also learns the calibrated cutoff's threshold and stores it in the library. With --queries:
+    recall, kept share of the model's top 100, P@5 and absent hits per kind of judged query (its pictures go
+    to a scratch library of the same model, with the threshold learnt from --pairs when given)."""
     import tempfile
 
-    from api.render import print_eval, print_stage_eval
+    from api.render import print_eval, print_judged, print_stage_eval
     from indexer.ingest import add_texts, index_paths
     from searcher.engine import Searcher
+    from training.calibration import learn_calibration, store_calibration
     from training.evaluate import evaluate, evaluate_stages, stage_variants
+    from training.judged import evaluate_judged, judged_images, judged_variants, load_judged
     from training.pairs import load_pairs
 
-    data = load_pairs(pairs)
+    if pairs is None and queries is None:
+        raise InputError("nothing to evaluate", "give --pairs PAIRS, --queries QUERIES, or both")
+    document: dict[str, Any] = {}
+    calibration = None
     with tempfile.TemporaryDirectory(prefix="xmodal-eval-") as scratch:
         settings = load_settings(
             library=library or Path(scratch) / "library", model=model, pretrained=pretrained, device=device, quiet=True
         )
-        with Library.open_writer(settings.library, describe_command()) as lib:
-            encoder = lib.writer_encoder(settings)
-            index_paths(lib, encoder, [pairs] if pairs.is_dir() else data.images, settings)
-            if pairs.is_file():
-                add_texts(lib, encoder, [str(pairs.absolute())], settings)
-        with Library.open_reader(settings.library) as lib:
-            sources = [str(pairs.absolute())] if pairs.is_file() else None
-            searcher = Searcher(lib, settings)
-            try:
-                report = evaluate(lib, searcher, data.images, sources)
-                if stages:
-                    pairs_asked = [(i, c) for i, cs in zip(data.images, data.captions, strict=True) for c in cs]
-                    staged = evaluate_stages(lib, searcher, pairs_asked, stage_variants(settings.ranking))
-            finally:
-                searcher.close()
-    if stages and as_json:
-        combined = {**report.to_json(), "stages": {name: metrics.to_json() for name, metrics in staged.items()}}
-        out.print_json(json.dumps(combined))
+        if pairs is not None:
+            data = load_pairs(pairs)
+            with Library.open_writer(settings.library, describe_command()) as lib:
+                encoder = lib.writer_encoder(settings)
+                index_paths(lib, encoder, [pairs] if pairs.is_dir() else data.images, settings)
+                if pairs.is_file():
+                    add_texts(lib, encoder, [str(pairs.absolute())], settings)
+                sources = (
+                    [str(pairs.absolute())]
+                    if pairs.is_file()
+                    else lib.catalog.sidecar_sources_under([str(pairs.absolute())])
+                )
+                with contextlib.suppress(ValueError):  # too few pairs to learn from: no threshold
+                    calibration = learn_calibration(lib, data.images, sources)
+                    store_calibration(lib, calibration)
+            with Library.open_reader(settings.library) as lib:
+                searcher = Searcher(lib, settings)
+                try:
+                    report = evaluate(lib, searcher, data.images, [str(pairs.absolute())] if pairs.is_file() else None)
+                    if stages:
+                        asked = [(i, c) for i, cs in zip(data.images, data.captions, strict=True) for c in cs]
+                        staged = evaluate_stages(lib, searcher, asked, stage_variants(settings.ranking))
+                finally:
+                    searcher.close()
+            document.update(report.to_json())
+            if stages:
+                document["stages"] = {name: metrics.to_json() for name, metrics in staged.items()}
+            if calibration is not None:
+                document["calibration"] = calibration.to_json()
+        if queries is not None:
+            judged = load_judged(queries)
+            if pairs is not None:  # the pairs' library is not the judged set's: its pictures are not judged
+                settings = settings.model_copy(update={"library": Path(scratch) / "judged"})
+            with Library.open_writer(settings.library, describe_command()) as lib:
+                index_paths(lib, lib.writer_encoder(settings), [Path(p) for p in judged_images(judged)], settings)
+                if calibration is not None:
+                    with contextlib.suppress(ValueError):  # another model: its threshold does not apply here
+                        store_calibration(lib, calibration)
+            with Library.open_reader(settings.library) as lib:
+                searcher = Searcher(lib, settings)
+                try:
+                    variants = judged_variants(settings.ranking)
+                    if not stages:
+                        variants = {name: variants[name] for name in ("vector only", "defaults")}
+                    judged_report = evaluate_judged(lib, searcher, judged, variants)
+                finally:
+                    searcher.close()
+            document["judged"] = judged_report.to_json()
+    if as_json:
+        out.print_json(json.dumps(document))
         return
-    print_eval(out, report, as_json)
-    if stages:
-        print_stage_eval(out, staged, as_json)
+    if pairs is not None:
+        print_eval(out, report, False)
+        if stages:
+            print_stage_eval(out, staged, False)
+        if calibration is not None:
+            out.print(
+                f"calibrated cutoff: cosine ≥ {calibration.cosine:.3f} keeps {calibration.true_kept:.0%} of "
+                f"{calibration.pairs} true pairs and {calibration.random_kept:.0%} of random ones (stored in the library)"  # noqa: E501
+            )
+    if queries is not None:
+        print_judged(out, judged_report)
 
 
 @app.command()

@@ -15,6 +15,7 @@ from searcher.hits import Hit
 if TYPE_CHECKING:
     from indexer.ingest import IndexReport
     from training.evaluate import EvalReport, StageMetrics
+    from training.judged import JudgedReport
 
 
 def _shown_path(path: str) -> str:
@@ -155,3 +156,31 @@ def print_stage_eval(console: Console, report: dict[str, StageMetrics], as_json:
         )
     console.print(table)
     console.print("absent: hits = mean results returned for concepts the library does not show (of 100)")
+
+
+def _cell(value: float, digits: int = 2) -> str:
+    return "–" if value != value else f"{value:.{digits}f}"  # NaN: nothing to measure in this group
+
+
+def print_judged(console: Console, report: JudgedReport) -> None:
+    """One table per ranking variant, so the rows stay readable in 80 columns."""
+    for name, groups in report.groups.items():
+        table = Table(title=f"judged queries, k=100: {name}", show_edge=False, pad_edge=False)
+        for column in ("kind", "lang", "queries", "recall", "kept", "worst kept", "P@5", "absent: hits"):
+            table.add_column(column, justify="left" if column in ("kind", "lang") else "right", no_wrap=True)
+        for (kind, language), metrics in groups.items():
+            table.add_row(
+                kind,
+                language,
+                str(metrics.queries),
+                _cell(metrics.recall),
+                _cell(metrics.kept),
+                _cell(metrics.kept_min),
+                _cell(metrics.p5),
+                _cell(metrics.absent_hits, 1),
+            )
+        console.print(table)
+    console.print(
+        "recall: share of all true matches returned; kept: share returned of the true matches the model alone "
+        "ranks in its top 100 (worst kept: the worst query's); absent: hits = results for what no picture shows"
+    )

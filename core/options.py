@@ -19,6 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 Sort = Literal["relevance", "date"]
 MediaType = Literal["image", "video", "text"]
 Orientation = Literal["landscape", "portrait", "square"]
+CutoffMethod = Literal["z", "relative", "gap", "calibrated"]
 
 MAX_K = 10_000
 DEFAULT_TEMPLATES = ("{}", "a photo of {}", "a picture of {}", "an image of {}")
@@ -63,7 +64,14 @@ class Ranking(BaseModel):
     rerank_pretrained: str | None = Field(default=None, description="Its pretrained tag or checkpoint.")
     rerank_depth: int = Field(default=100, ge=1, le=2000, description="How many top items the reranker sees.")
     cutoff: bool = switch(True, "Drop hits not clearly relevant to the words.")
+    cutoff_method: CutoffMethod = switch(
+        "z",
+        "How the cutoff decides: z (standard deviations above the query's mean over the library), relative "
+        "(a share of the best hit's z), gap (the largest drop in the query's top scores) or calibrated "
+        "(the model's cosine threshold learnt by `xmodal eval --pairs`; keeps all when none).",
+    )
     cutoff_z: float = Field(default=1.75, description="Standard deviations above the query's mean score.")
+    cutoff_fraction: float = Field(default=0.5, ge=0, le=1, description="relative: share of the best hit's z.")
     collapse: bool = switch(False, "Show near-duplicates (bursts, copies) as one hit.")
     duplicate_similarity: float = Field(default=0.99, gt=0, le=1, description="Cosine at which two are one.")
     mmr: float | None = switch(None, "Diversify: MMR lambda (1 = relevance only); off when unset.", ge=0, le=1)

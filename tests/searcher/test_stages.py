@@ -11,13 +11,14 @@ import pytest
 
 from core.options import Ranking
 from indexer.catalog import Catalog, MediaRecord
+from indexer.model_spec import ModelSpec
 from searcher.candidates import NO_RANK, Candidates
 from searcher.pipeline import rank
 from searcher.query import PreparedQuery, Term
 from searcher.stages import RankRequest
 from searcher.stages.bounds import MinScoreStage
 from searcher.stages.collapse import CollapseStage, collapse_duplicates
-from searcher.stages.cutoff import CutoffStage, score_norm
+from searcher.stages.cutoff import CALIBRATION_KEY, CutoffStage, largest_gap, score_norm
 from searcher.stages.fusion import FusionStage, reciprocal_rank_fusion
 from searcher.stages.lexical import LexicalStage, Words, lexical_matches, useful_words, words_of
 from searcher.stages.mmr import MmrStage, mmr_order
@@ -312,3 +313,53 @@ def test_every_picture_a_one_word_query_matches_holds_all_its_words(tmp_path: Pa
     catalog.sync_text_source("/notes.txt", "txt", 1, 1, notes, {text: vectors[entries[0][0]] for text, _ in notes})
     found = lexical_matches(catalog, Words(("red",), ()), limit=5)
     assert len(found.ids) == 5 and found.all_words.all()
+
+
+# -- cutoff methods ----------------------------------------------------------------------------
+
+
+def test_the_relative_cutoff_keeps_every_hit_within_its_share_of_the_best_z() -> None:
+    rng = np.random.default_rng(1)
+    library = unit(*rng.normal(size=(200, 8)).tolist())
+    query = library[0]
+    found = candidates(list(range(200)), library, query)
+    kept = CutoffStage(FixedSample(library))(found, request(query, cutoff_method="relative", cutoff_fraction=0.4))  # type: ignore[arg-type]
+    norm = score_norm(query, library)
+    assert norm is not None
+    z = norm.z(found.score)
+    expected = {int(i) for i, value in zip(found.ids, z, strict=True) if value >= 0.4 * z.max()}
+    assert set(kept.ids.tolist()) == expected and 1 < len(expected) < 200
+
+
+def test_the_gap_cutoff_cuts_at_the_largest_drop_in_the_scores() -> None:
+    query = unit([1, 0])[0]
+    vectors = unit([1, 0.05], [1, 0.1], [1, 0.15], [0.2, 1], [0.1, 1], [0, 1])  # three near it, three far
+    found = candidates([1, 2, 3, 4, 5, 6], vectors, query)
+    kept = CutoffStage(FixedSample(vectors))(found, request(query, cutoff_method="gap"))  # type: ignore[arg-type]
+    assert kept.ids.tolist() == [1, 2, 3] and kept.complete
+    assert largest_gap(np.asarray([0.9, 0.8, 0.3, 0.25])) == pytest.approx(0.8)
+
+
+@dataclass
+class CatalogSample:
+    catalog: Catalog
+
+    def vectors(self, collection: str, dim: int) -> np.ndarray:
+        raise AssertionError("the calibrated cutoff reads no library sample")
+
+
+def test_the_calibrated_cutoff_keeps_all_until_a_threshold_is_learnt_for_the_model(tmp_path: Path) -> None:
+    catalog = Catalog(tmp_path / "catalog.sqlite", readonly=False)
+    spec = ModelSpec("m", "RN50", None, None, "openai", None)
+    catalog.set_json("model", spec.to_json())
+    query = unit([1, 0])[0]
+    vectors = unit([1, 0.1], [1, 1], [0.1, 1])  # cosines 0.995, 0.707, 0.0995
+    found = candidates([1, 2, 3], vectors, query, floor=0.05)
+    stage = CutoffStage(CatalogSample(catalog))  # type: ignore[arg-type]
+    asked = request(query, cutoff_method="calibrated")
+    assert stage(found, asked) is found  # nothing learnt: nothing cut
+    catalog.set_json(CALIBRATION_KEY, {"model": spec.identity(), "cosine": 0.5})
+    kept = stage(found, asked)
+    assert kept.ids.tolist() == [1, 2] and kept.complete
+    catalog.set_json(CALIBRATION_KEY, {"model": {**spec.identity(), "weights": "other"}, "cosine": 0.5})
+    assert stage(found, asked) is found  # learnt with another model: stale, not applied
