@@ -63,7 +63,8 @@ class Ranking(BaseModel):
     rerank_model: str | None = Field(default=None, description="A second open_clip model to rescore the top.")
     rerank_pretrained: str | None = Field(default=None, description="Its pretrained tag or checkpoint.")
     rerank_depth: int = Field(default=100, ge=1, le=2000, description="How many top items the reranker sees.")
-    cutoff: bool = switch(True, "Drop hits not clearly relevant to the words.")
+    # Off: every method measured also hid true matches of broad queries (bench/RESULTS.md, ranking_quality).
+    cutoff: bool = switch(False, "Hide weak matches (how: cutoff_method).")
     cutoff_method: CutoffMethod = switch(
         "z",
         "How the cutoff decides: z (standard deviations above the query's mean over the library), relative "

@@ -44,13 +44,14 @@ function filterParams() {
     const value = $(`#f-${name}`).value.trim();
     if (value) params.set(name, value);
   }
-  if (!$("#f-cutoff").checked) params.set("cutoff", "false");
+  // Always said, so the page means the same whatever the server's default for `cutoff` is.
+  params.set("cutoff", $("#f-cutoff").checked ? "true" : "false");
   return params;
 }
 
 function setFilters(params) {
   for (const name of FILTERS) $(`#f-${name}`).value = params.get(name) || "";
-  $("#f-cutoff").checked = params.get("cutoff") !== "false";
+  $("#f-cutoff").checked = params.get("cutoff") === "true";
   $("#filters").open = FILTERS.some((name) => params.get(name)) || $("#filters").open;
 }
 
@@ -105,7 +106,7 @@ async function loadMore() {
     page.hits.forEach((hit) => results.append(card(hit)));
     offset += page.hits.length;
     exhausted = page.next_offset === null;
-    // Words cut at the relevance threshold: offer the rest rather than hide that there is one.
+    // Weak matches hidden at the user's asking: offer them rather than hide that there are more.
     $("#more").hidden = !(exhausted && isTextQuery() && $("#f-cutoff").checked);
     const total = results.children.length;
     setStatus(total === 0 ? "Nothing found." : `${total} result${total === 1 ? "" : "s"}${exhausted ? "" : "+"} · ${page.took_ms} ms`);

@@ -79,12 +79,20 @@ def test_search_scroll_open_more_like_this_and_upload(page: Page, server: str, s
     first_score = float(page.locator("#results .card .score").first.inner_text())
     assert 0 < first_score <= 1
 
-    # The words are cut at the relevance threshold: the page says so and offers the rest.
+    # Nothing is hidden by default: the first page is full. Asked to hide weak matches, the page says there
+    # are more and offers them.
+    expect(page.locator("#results .card")).to_have_count(30)
+    expect(page.locator("#show-all")).to_be_hidden()
+    page.click("#filters summary")
+    page.check("#f-cutoff")
+    page.click("#filter-form button[type=submit]")
     expect(page.locator("#show-all")).to_be_visible()
+    assert "cutoff=true" in page.url
     relevant = page.locator("#results .card").count()
-    assert 0 < relevant < 62
+    assert 0 < relevant < 30
     page.click("#show-all")
     assert "cutoff=false" in page.url
+    expect(page.locator("#f-cutoff")).not_to_be_checked()
     expect(page.locator("#results .card")).to_have_count(30)
 
     # Infinite scroll: the rest of the library arrives page by page, each picture once.
