@@ -38,11 +38,7 @@ ZH_SHAPES = {"circle": "圆", "square": "方块", "triangle": "三角形"}
 
 # (kind, english, chinese, colour or None, shape or None): colour/shape None means "any".
 JUDGED: tuple[tuple[str, str, str, str | None, str | None], ...] = (
-    *(
-        ("specific", f"a {c} {s}", f"{ZH_COLOURS[c]}的{ZH_SHAPES[s]}", c, s)
-        for c in COLOURS
-        for s in SHAPES
-    ),
+    *(("specific", f"a {c} {s}", f"{ZH_COLOURS[c]}的{ZH_SHAPES[s]}", c, s) for c in COLOURS for s in SHAPES),
     *(("colour", f"something {c}", f"{ZH_COLOURS[c]}的东西", c, None) for c in COLOURS),
     *(("shape", f"a {s}", f"一个{ZH_SHAPES[s]}", None, s) for s in SHAPES),
     ("any", "a shape", "一个形状", None, None),
@@ -140,9 +136,7 @@ def write_queries(path: Path, pictures: list[Picture]) -> None:
         writer = csv.writer(handle)
         writer.writerow(["query", "language", "kind", "image"])
         for kind, english, chinese, colour, shape in JUDGED:
-            matches = [
-                p.name for p in pictures if colour in (None, p.colour) and shape in (None, p.shape)
-            ]
+            matches = [p.name for p in pictures if colour in (None, p.colour) and shape in (None, p.shape)]
             for query, language in ((english, "en"), (chinese, "zh")):
                 writer.writerows((query, language, kind, name) for name in matches)
         for english, chinese in ABSENT:
