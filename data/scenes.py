@@ -49,8 +49,8 @@ COUNT_WORDS = {1: "one", 2: "two", 3: "three"}
 SIZES = {"small": 0.16, "large": 0.3}  # the size words, each with a typical diameter (share of the side)
 # The diameter each size word may have, as a share of the side, for one, two and three shapes.
 SIZE_RANGES = {
-    "small": ((0.12, 0.24), (0.08, 0.15), (0.07, 0.13)),
-    "large": ((0.3, 0.62), (0.17, 0.27), (0.15, 0.22)),
+    "small": ((0.12, 0.24), (0.1, 0.16), (0.09, 0.14)),
+    "large": ((0.3, 0.62), (0.18, 0.28), (0.16, 0.23)),
 }
 JPEG_SHARE = 0.4  # pictures that go through a JPEG save and load
 # Shades per colour name as (hue range in degrees, saturation range, value range); the flat tones above sit inside.
@@ -153,8 +153,11 @@ def random_scene(rng: random.Random) -> Scene:
     )
 
 
-def render(scene: Scene, rng: random.Random) -> Image.Image:
-    """A picture of `scene`, varied in everything its captions leave open."""
+def render(scene: Scene, rng: random.Random, varied: bool = True) -> Image.Image:
+    """A picture of `scene`, varied in everything its captions leave open; `varied=False` draws the demo's
+    original look (flat tones, two sizes, four fixed spots: what data/samples shows)."""
+    if not varied:
+        return _render_flat(scene, rng)
     scale = SUPERSAMPLE if rng.random() < 0.5 else 1  # drawn large and scaled down: anti-aliased edges
     side = SIZE * scale
     image = _background(BACKGROUNDS[scene.background], rng, side)
@@ -179,6 +182,25 @@ def render(scene: Scene, rng: random.Random) -> Image.Image:
         image = _noisy(image, rng.uniform(2.0, 9.0), rng)
     if rng.random() < JPEG_SHARE:
         image = jpeg_round_trip(image, rng.randint(35, 95))
+    return image
+
+
+def _render_flat(scene: Scene, rng: random.Random) -> Image.Image:
+    image = Image.new("RGB", (SIZE, SIZE), _jitter(BACKGROUNDS[scene.background], rng, 12))
+    pen = ImageDraw.Draw(image)
+    cx, cy = POSITIONS[scene.position]
+    radius = SIZES[scene.size] * SIZE / (1.0 if scene.count == 1 else 1.5)
+    horizontal = scene.position in ("top", "bottom")
+    for offset in (
+        [0.0]
+        if scene.count == 1
+        else [(i - (scene.count - 1) / 2) * (0.26 if scene.count == 2 else 0.22) for i in range(scene.count)]
+    ):
+        ox, oy = (offset, 0.0) if horizontal else (0.0, offset)
+        x = cx * SIZE + ox * SIZE + rng.uniform(-2, 2)
+        y = cy * SIZE + oy * SIZE + rng.uniform(-2, 2)
+        r = radius * rng.uniform(0.9, 1.1) / 2
+        _draw(pen, scene.shape, x, y, r, _jitter(COLOURS[scene.colour], rng, 15))
     return image
 
 
@@ -274,9 +296,11 @@ def generate(
     heldout: bool = False,
     sidecars: Sidecars = "same",
     confusable: bool = False,
+    varied: bool | None = None,
 ) -> list[tuple[Path, Scene, list[str]]]:
     """Write `count` scenes; returns (image path, scene, captions) for each, the captions in pairs.csv
-    (English, then Chinese; for training also the broad ones)."""
+    (English, then Chinese; for training also the broad ones). `varied` defaults to training scenes only:
+    held-out scenes keep the demo's flat look unless asked (the shipped model was trained on that look)."""
     rng = random.Random(seed)
     english = HELDOUT_TEMPLATES if heldout else TRAIN_TEMPLATES
     chinese = ZH_HELDOUT_TEMPLATES if heldout else ZH_TRAIN_TEMPLATES
@@ -291,7 +315,7 @@ def generate(
         for i in range(count):
             scene = next(scenes)
             path = images / f"scene-{seed}-{i:05d}.png"
-            render(scene, rng).save(path)
+            render(scene, rng, varied=not heldout if varied is None else varied).save(path)
             described = scene.captions(english if sidecars == "same" else TRAIN_TEMPLATES)
             if sidecars != "none":
                 path.with_suffix(".txt").write_text("\n".join(described) + "\n")
@@ -310,8 +334,9 @@ def main() -> None:
     parser.add_argument("--heldout", action="store_true", help="use wordings never seen in training")
     parser.add_argument("--sidecars", choices=("same", "train", "none"), default="same")
     parser.add_argument("--confusable", action="store_true", help="groups of scenes one attribute apart")
+    parser.add_argument("--varied", action=argparse.BooleanOptionalAction, help="default: training scenes only")
     args = parser.parse_args()
-    generate(args.out, args.count, args.seed, args.heldout, args.sidecars, args.confusable)
+    generate(args.out, args.count, args.seed, args.heldout, args.sidecars, args.confusable, args.varied)
     print(f"{args.count} scenes in {args.out}")
 
 

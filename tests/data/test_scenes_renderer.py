@@ -74,3 +74,11 @@ def test_scenes_are_captioned_in_chinese_too(tmp_path: Path) -> None:
     assert (tmp_path / "train" / "images" / "scene-1-00000.txt").read_text().isascii()  # sidecars: English
     held = generate(tmp_path / "held", 10, seed=2, heldout=True)
     assert not any("东西" in caption for _, _, captions in held for caption in captions)  # broad: training only
+
+
+def test_held_out_scenes_keep_the_demo_look(tmp_path: Path) -> None:
+    """data/samples was written by `generate(..., 30, seed=7, heldout=True)`: the same call still writes it."""
+    samples = Path(__file__).resolve().parents[2] / "data" / "samples" / "images"
+    made = generate(tmp_path, 24, seed=7, heldout=True)
+    for path, _, _ in made:
+        assert path.read_bytes() == (samples / path.name).read_bytes()
