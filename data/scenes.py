@@ -1,6 +1,7 @@
 """A generated world of captioned scenes: shapes in colours and sizes, at positions, in counts, on backgrounds.
 
     python -m data.scenes OUT [--count N] [--seed S] [--heldout] [--sidecars same|train|none] [--confusable]
+                              [--varied|--no-varied] [--chinese] [--broad]
 
 Writes OUT/images/*.png, a sidecar OUT/images/NAME.txt per scene (its captions, one per line) and
 OUT/pairs.csv (image,caption). `--heldout` uses wordings never used for training, so evaluation
@@ -9,12 +10,12 @@ in its sidecar with other words than the pairs file (what a person wrote, not th
 `none` writes no sidecars. `--confusable` makes scenes in groups that differ in one attribute
 only (colour, shape, size or position), so only a query's exact words tell them apart.
 
-The pairs file also holds Chinese captions (`两个蓝色方块`, `沙地上的红色三角形`) and, for training, a few broad
-ones ("something red", `一个圆`); sidecars stay English, what a person wrote. The renderer varies what the
-captions do not name, so a model trained here learns "red circle" rather than one renderer's pixels: sizes and
-positions within each size and position word, many shades per colour name, background tones, gradients and
-noise, anti-aliased edges (drawn 4x and scaled down) on some pictures, pixel noise, and a JPEG round-trip at a
-random quality on some.
+With `--chinese` the pairs file also holds Chinese captions (`两个蓝色方块`, `沙地上的红色三角形`), with `--broad`
+(training only) a few broad ones ("something red", `一个圆`); sidecars stay English, what a person wrote.
+The training renderer (`--varied`, the default for training scenes) varies what the captions do not name, so a
+model trained here should learn "red circle" rather than one renderer's pixels: sizes and positions within each
+size and position word, many shades per colour name, background tones, washes, gradients and noise, anti-aliased
+edges (drawn 4x and scaled down) on some pictures, pixel noise, and a JPEG round-trip at a random quality on some.
 """
 
 from __future__ import annotations
@@ -297,14 +298,18 @@ def generate(
     sidecars: Sidecars = "same",
     confusable: bool = False,
     varied: bool | None = None,
+    chinese: bool = False,
+    broad: bool = False,
 ) -> list[tuple[Path, Scene, list[str]]]:
-    """Write `count` scenes; returns (image path, scene, captions) for each, the captions in pairs.csv
-    (English, then Chinese; for training also the broad ones). `varied` defaults to training scenes only:
-    held-out scenes keep the demo's flat look unless asked (the shipped model was trained on that look)."""
+    """Write `count` scenes; returns (image path, scene, captions) for each, the captions in pairs.csv.
+
+    `varied` defaults to training scenes only: held-out scenes keep the demo's flat look unless asked (the
+    shipped model was trained on that look). `chinese` adds Chinese captions and `broad` (training only) "something
+    red", "a circle" and theirs to pairs.csv; both off by default, so pairs files stay English as before."""
     rng = random.Random(seed)
     english = HELDOUT_TEMPLATES if heldout else TRAIN_TEMPLATES
-    chinese = ZH_HELDOUT_TEMPLATES if heldout else ZH_TRAIN_TEMPLATES
-    broad = () if heldout else BROAD_TEMPLATES + ZH_BROAD_TEMPLATES
+    zh = (ZH_HELDOUT_TEMPLATES if heldout else ZH_TRAIN_TEMPLATES) if chinese else ()
+    wide = BROAD_TEMPLATES + (ZH_BROAD_TEMPLATES if chinese else ()) if broad and not heldout else ()
     images = out / "images"
     images.mkdir(parents=True, exist_ok=True)
     made = []
@@ -319,7 +324,7 @@ def generate(
             described = scene.captions(english if sidecars == "same" else TRAIN_TEMPLATES)
             if sidecars != "none":
                 path.with_suffix(".txt").write_text("\n".join(described) + "\n")
-            captions = scene.captions(english + chinese + broad)
+            captions = scene.captions(english + zh + wide)
             for caption in captions:
                 writer.writerow([f"images/{path.name}", caption])
             made.append((path, scene, captions))
@@ -335,8 +340,20 @@ def main() -> None:
     parser.add_argument("--sidecars", choices=("same", "train", "none"), default="same")
     parser.add_argument("--confusable", action="store_true", help="groups of scenes one attribute apart")
     parser.add_argument("--varied", action=argparse.BooleanOptionalAction, help="default: training scenes only")
+    parser.add_argument("--chinese", action="store_true", help="Chinese captions too, in pairs.csv")
+    parser.add_argument("--broad", action="store_true", help="broad captions too (training scenes)")
     args = parser.parse_args()
-    generate(args.out, args.count, args.seed, args.heldout, args.sidecars, args.confusable, args.varied)
+    generate(
+        args.out,
+        args.count,
+        args.seed,
+        args.heldout,
+        args.sidecars,
+        args.confusable,
+        args.varied,
+        args.chinese,
+        args.broad,
+    )
     print(f"{args.count} scenes in {args.out}")
 
 

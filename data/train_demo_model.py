@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        generate(Path(tmp) / "scenes", args.scenes, seed=11)
+        generate(Path(tmp) / "scenes", args.scenes, seed=11, chinese=True, broad=True)
         checkpoint = Path(tmp) / "demo.pt"
         config = TrainConfig(
             pairs=Path(tmp) / "scenes" / "pairs.csv",  # every language; the sidecars hold the English only

@@ -68,11 +68,12 @@ def test_scenes_are_captioned_in_chinese_too(tmp_path: Path) -> None:
     assert "a red circle" not in captions  # that English wording stays held out
     two = Scene("blue", "square", "small", "left", 2, "sand").captions(data.scenes.ZH_TRAIN_TEMPLATES)
     assert "两个蓝色方块" in two and all("两个" in caption for caption in two)  # "红色的圆" is not two circles
-    made = generate(tmp_path / "train", 10, seed=1)
+    assert generate(tmp_path / "english", 10, seed=1) and (tmp_path / "english" / "pairs.csv").read_text().isascii()
+    made = generate(tmp_path / "train", 10, seed=1, chinese=True, broad=True)
     pairs = (tmp_path / "train" / "pairs.csv").read_text()
     assert all(caption in pairs for caption in made[0][2]) and not pairs.isascii()
     assert (tmp_path / "train" / "images" / "scene-1-00000.txt").read_text().isascii()  # sidecars: English
-    held = generate(tmp_path / "held", 10, seed=2, heldout=True)
+    held = generate(tmp_path / "held", 10, seed=2, heldout=True, chinese=True, broad=True)
     assert not any("东西" in caption for _, _, captions in held for caption in captions)  # broad: training only
 
 
