@@ -56,6 +56,7 @@ bench: install
 	$(BIN)/python -m bench.index_throughput
 	$(BIN)/python -m bench.query_latency
 	$(BIN)/python -m bench.demo_quality
+	$(BIN)/python -m bench.demo_generalisation
 	$(BIN)/python -m bench.watch_latency
 	$(BIN)/python -m bench.serve_load
 
