@@ -294,7 +294,7 @@ def test_an_absent_concept_does_not_scan_the_library() -> None:
     far = unit([1.0] * 8)[0]
     library[0] = far  # the query's "best match" is the only item near it; the rest is noise
     asked: list[int] = []
-    ranking = Ranking(cutoff_z=2.5, hybrid=False)
+    ranking = Ranking(cutoff=True, cutoff_z=2.5, hybrid=False)  # hiding weak matches, asked for
     page = RankRequest(PreparedQuery(far, (Term("x", 1.0),)), "media", ranking, need=50)
     ranked = rank(nearest(library, asked), (CutoffStage(FixedSample(library)),), page)  # type: ignore[arg-type]
     assert asked == [100] and ranked.candidates.complete  # the pool's last item is already far below the cut
