@@ -30,6 +30,11 @@ demo: install
 	@echo "== text -> image"
 	$(XMODAL) search "a red circle" --library $(DEMO_LIBRARY) -k 4
 	$(XMODAL) search "green squares" --library $(DEMO_LIBRARY) -k 4
+	@echo "== the model alone (no names or captions): the same red circles"
+	$(XMODAL) search "a red circle" --no-hybrid --library $(DEMO_LIBRARY) -k 4
+	@echo "== in Chinese: red circles, two blue squares"
+	$(XMODAL) search "红色的圆" --library $(DEMO_LIBRARY) -k 4
+	$(XMODAL) search "两个蓝色方块" --library $(DEMO_LIBRARY) -k 4
 	@echo "== the query language: red things, but not circles"
 	$(XMODAL) search "2:red - circle" --library $(DEMO_LIBRARY) -k 4
 	@echo "== image -> text: what describes scene-7-00023.png (two blue squares on sand)?"

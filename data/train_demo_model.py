@@ -54,9 +54,15 @@ def base_model(into: Path) -> Path:
     """The weights fine-tuning starts from, taken from git history, so a re-run starts from the same ones."""
     into.mkdir(parents=True, exist_ok=True)
     for name in BASE_FILES:
-        blob = subprocess.run(
-            ["git", "show", f"{BASE_COMMIT}:indexer/demo_model/{name}"], cwd=REPO, capture_output=True, check=True
-        ).stdout
+        try:
+            blob = subprocess.run(
+                ["git", "show", f"{BASE_COMMIT}:indexer/demo_model/{name}"], cwd=REPO, capture_output=True, check=True
+            ).stdout
+        except (OSError, subprocess.CalledProcessError) as exc:
+            raise SystemExit(
+                f"cannot read the base model from git commit {BASE_COMMIT} ({exc}): in a shallow clone run "
+                f"`git fetch --unshallow` first, or pass --base DIR (an open_clip model folder) or --from-scratch"
+            ) from exc
         (into / name).write_bytes(blob)
     return into
 
