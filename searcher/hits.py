@@ -43,43 +43,44 @@ def hits(catalog: Catalog, collection: Collection, page: Candidates, offset: int
     if collection == "media":
         pictures = catalog.media_rows(ids)
         for position, item in enumerate(ids):
-            row = pictures.get(item)
-            if row is not None:
+            if (row := pictures.get(item)) is not None:
                 found.append(
                     Hit(
-                        item,
-                        offset + position + 1,
-                        _shown(page.order_score[position]),
-                        float(page.score[position]),
-                        "image",
+                        **_ranked(page, position, offset),
+                        kind="image",
                         path=row.path,
                         width=row.width,
                         height=row.height,
                         taken_at=row.taken_at,
                         camera=row.camera,
-                        stages=page.stages_of(position),
                         duplicates=page.duplicates[position] or None,
                     )
                 )
         return found
     texts = catalog.text_rows(ids)
     for position, item in enumerate(ids):
-        text = texts.get(item)
-        if text is not None:
+        if (text := texts.get(item)) is not None:
             found.append(
                 Hit(
-                    item,
-                    offset + position + 1,
-                    _shown(page.order_score[position]),
-                    float(page.score[position]),
-                    "text",
+                    **_ranked(page, position, offset),
+                    kind="text",
                     text=text.text,
                     source=text.source,
                     media_id=text.media_id,
-                    stages=page.stages_of(position),
                 )
             )
     return found
+
+
+def _ranked(page: Candidates, position: int, offset: int) -> dict[str, Any]:
+    """What every hit says of its place in the ranking, image or text."""
+    return {
+        "id": int(page.ids[position]),
+        "rank": offset + position + 1,
+        "score": _shown(page.order_score[position]),
+        "cosine": float(page.score[position]),
+        "stages": page.stages_of(position),
+    }
 
 
 def _shown(order_score: float) -> float | None:

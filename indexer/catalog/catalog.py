@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.pool import QueuePool
 
 from core.errors import LibraryIncompatible
-from indexer.catalog import fts
+from indexer.catalog.fts import create as create_fts_tables
 from indexer.catalog.records import KnownFile, MediaRecord, MediaRow, TextRow
 from indexer.catalog.schema import (
     COLLECTIONS,
@@ -134,7 +134,7 @@ class Catalog:
             version = self._schema_version(conn)
             if version is None:
                 metadata.create_all(conn)
-                fts.create(conn)
+                create_fts_tables(conn)
                 self._set(conn, "schema_version", str(SCHEMA_VERSION))
                 for collection in COLLECTIONS:
                     self._set(conn, f"{collection}_version", "0")

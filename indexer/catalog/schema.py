@@ -19,7 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from indexer.catalog import fts
+from indexer.catalog.fts import create as create_fts_tables
 
 SCHEMA_VERSION = 2
 Collection = Literal["media", "texts"]
@@ -96,4 +96,4 @@ text_vectors = Table(
 VECTOR_TABLES: dict[Collection, Table] = {"media": media_vectors, "texts": text_vectors}
 
 # Migrations from version N to N+1, applied in order on open. Version 1 is the first schema.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: fts.create}  # 2: full-text tables for lexical matching
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: create_fts_tables}  # 2: full-text tables for lexical matching
