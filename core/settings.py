@@ -22,6 +22,7 @@ DEFAULT_MODEL = "ViT-B-32"
 DEFAULT_PRETRAINED = "laion2b_s34b_b79k"
 
 Device = Literal["auto", "cpu", "cuda", "mps"]
+Runtime = Literal["auto", "onnx", "torch"]
 
 
 def default_library() -> Path:
@@ -58,6 +59,11 @@ class Settings(BaseSettings):
         default_factory=lambda: min(8, os.cpu_count() or 1), ge=1, le=256, description="Decode threads."
     )
     quiet: bool = Field(default=False, description="No progress display.")
+    runtime: Runtime = Field(
+        default="auto",
+        description="What encodes queries: onnx (the library's exported towers, no torch), torch (the reference), "
+        "or auto (onnx where the library holds a checked export, else torch).",
+    )
 
     # Index shape and search.
     ivf_threshold: int = Field(
