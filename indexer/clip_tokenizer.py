@@ -121,7 +121,8 @@ class ClipTokenizer:
 
     def trimmed(self, texts: str | Sequence[str]) -> np.ndarray:
         """The same ids cut after the end token of the longest text. Gives the same embedding faster only with a
-        causal text tower that pools at the end token (CLIP's): later positions cannot change earlier ones."""
+        causal text tower that pools at the end token (CLIP's): later positions cannot change earlier ones. The
+        encoder must slice its positional embedding and mask to the width; open_clip's encode_text does not."""
         rows = self._rows(texts)
         return self._pack(rows, max((len(row) for row in rows), default=0))
 
