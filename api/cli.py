@@ -18,7 +18,7 @@ from rich.console import Console
 from api.cli_options import search_options, setting_option
 from core.errors import InputError, XmodalError
 from core.options import SearchOptions
-from core.settings import Device, Settings, load_settings
+from core.settings import Device, Runtime, Settings, load_settings
 from indexer.catalog import Collection
 from indexer.library import Library
 from indexer.lock import describe_command
@@ -43,6 +43,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 LibraryOpt = Annotated[Path | None, setting_option("library", "--library", "-l")]
 DeviceOpt = Annotated[Device | None, setting_option("device")]
+RuntimeOpt = Annotated[Runtime | None, setting_option("runtime")]
 ModelOpt = Annotated[str | None, setting_option("model")]
 PretrainedOpt = Annotated[str | None, setting_option("pretrained")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
@@ -70,6 +71,7 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log deta
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
     if not verbose:
         logging.getLogger("root").setLevel(logging.ERROR)  # open_clip's random-init chatter
+        logging.getLogger("xmodal.export").setLevel(logging.INFO)  # seconds of work, and a refusal, are said
 
 
 @app.command()
@@ -127,6 +129,7 @@ def search(
     texts: Annotated[bool, typer.Option("--texts", help="Return texts that describe the query.")] = False,
     library: LibraryOpt = None,
     device: DeviceOpt = None,
+    runtime: RuntimeOpt = None,
     as_json: JsonOpt = False,
     *,
     options: SearchOptions,
@@ -141,7 +144,7 @@ def search(
         raise InputError("give a text query, --image PHOTO, or both", 'e.g. xmodal search "a dog on the beach"')
     if options.folder:
         options = options.model_copy(update={"folder": str(Path(options.folder).expanduser().absolute())})
-    settings = load_settings(library=library, device=device)
+    settings = load_settings(library=library, device=device, runtime=runtime)
     picture = None
     if image is not None:
         try:
@@ -275,6 +278,15 @@ def evaluate_pairs(
     stages: Annotated[
         bool, typer.Option("--stages", help="Also text→image through each ranking stage, on and off.")
     ] = False,
+    runtimes: Annotated[
+        bool,
+        typer.Option(
+            "--runtimes",
+            help="Also text→image with the captions encoded by torch, ONNX and ONNX int8; the int8 text tower is "
+            "switched on in the library only where its recall stays within 0.005 of both.",
+        ),
+    ] = False,
+    runtime: RuntimeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Recall@1/5/10 and MRR through the engine's search path, next to exact search on the same vectors; with
@@ -283,13 +295,14 @@ def evaluate_pairs(
     to a scratch library of the same model, with the threshold learnt from --pairs when given)."""
     import tempfile
 
-    from api.render import print_eval, print_judged, print_stage_eval
+    from api.render import print_eval, print_judged, print_runtimes, print_stage_eval
     from indexer.ingest import add_texts, index_paths
     from searcher.engine import Searcher
     from training.calibration import learn_calibration, store_calibration
     from training.evaluate import evaluate, evaluate_stages, stage_variants
     from training.judged import evaluate_judged, judged_images, judged_variants, load_judged
     from training.pairs import load_pairs
+    from training.runtime_choice import compare_runtimes, store_choice
 
     if pairs is None and queries is None:
         raise InputError("nothing to evaluate", "give --pairs PAIRS, --queries QUERIES, or both")
@@ -297,7 +310,12 @@ def evaluate_pairs(
     calibration = None
     with tempfile.TemporaryDirectory(prefix="xmodal-eval-") as scratch:
         settings = load_settings(
-            library=library or Path(scratch) / "library", model=model, pretrained=pretrained, device=device, quiet=True
+            library=library or Path(scratch) / "library",
+            model=model,
+            pretrained=pretrained,
+            device=device,
+            runtime=runtime,
+            quiet=True,
         )
         if pairs is not None:
             data = load_pairs(pairs)
@@ -314,6 +332,11 @@ def evaluate_pairs(
                 with contextlib.suppress(ValueError):  # too few pairs to learn from: no threshold
                     calibration = learn_calibration(lib, data.images, sources)
                     store_calibration(lib, calibration)
+            if runtimes:
+                with Library.open_writer(settings.library, describe_command()) as lib:
+                    choice = compare_runtimes(lib, data.images, [str(pairs.absolute())] if pairs.is_file() else None)
+                    stored = store_choice(lib, choice)
+                document["runtimes"] = choice.to_json()
             with Library.open_reader(settings.library) as lib:
                 searcher = Searcher(lib, settings)
                 try:
@@ -354,6 +377,8 @@ def evaluate_pairs(
         print_eval(out, report, False)
         if stages:
             print_stage_eval(out, staged, False)
+        if runtimes:
+            print_runtimes(out, choice, stored)
         if calibration is not None:
             out.print(
                 f"calibrated cutoff: cosine ≥ {calibration.cosine:.3f} keeps {calibration.true_kept:.0%} of "
@@ -384,6 +409,7 @@ def serve(
     workers: Annotated[int | None, setting_option("server_workers", "--workers")] = None,
     api_key: Annotated[str | None, setting_option("api_key")] = None,
     device: DeviceOpt = None,
+    runtime: RuntimeOpt = None,
 ) -> None:
     """Serve the search page and the JSON API (docs at /docs); a watcher's updates show up without a restart."""
     import uvicorn
@@ -391,7 +417,7 @@ def serve(
     from api.server import create_app, export_settings
 
     settings = load_settings(
-        library=library, host=host, port=port, server_workers=workers, api_key=api_key, device=device
+        library=library, host=host, port=port, server_workers=workers, api_key=api_key, device=device, runtime=runtime
     )
     if settings.host not in ("127.0.0.1", "localhost", "::1") and not settings.api_key:
         err.print(

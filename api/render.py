@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from indexer.ingest import IndexReport
     from training.evaluate import EvalReport, StageMetrics
     from training.judged import JudgedReport
+    from training.runtime_choice import RuntimeComparison
 
 
 def _shown_path(path: str) -> str:
@@ -109,6 +110,13 @@ def print_stats(console: Console, stats: dict[str, Any], as_json: bool) -> None:
         desc = f"{info['kind']}" + (f" nlist={info['nlist']}" if info["kind"] == "ivf" else "")
         desc += f", {info['count']} vectors" + ("" if info["current"] else " (catching up with the catalog)")
         table.add_row(f"index:{name}", desc)
+    queries = stats.get("queries")
+    if queries:
+        why = queries.get("why") or (
+            f"checked against torch (largest difference {queries['text_error']:.1g}); pictures: {queries['pictures']}; "
+            f"int8 words: {queries['int8_text']}"
+        )
+        table.add_row("queries", f"{queries['runtime']}: {why}")
     console.print(table)
     if stats["failures"]:
         console.print(f"\n[bold]{stats['failed']} files could not be indexed:[/bold]")
@@ -136,6 +144,25 @@ def print_eval(console: Console, report: EvalReport, as_json: bool) -> None:
             )
     console.print(table)
     console.print(f"index: images {report.index_kind['media']}, texts {report.index_kind['texts']}")
+
+
+def print_runtimes(console: Console, comparison: RuntimeComparison, stored: bool) -> None:
+    table = Table(title="text→image, captions encoded by each runtime", show_edge=False, pad_edge=False)
+    for column in ("runtime", "R@1", "R@5", "R@10", "MRR", "top-10 as torch"):
+        table.add_column(column, justify="left" if column == "runtime" else "right")
+    for name, metrics in comparison.metrics.items():
+        agreement = comparison.top10_agreement.get(name)
+        table.add_row(
+            name,
+            *(f"{metrics.recall[k]:.3f}" for k in (1, 5, 10)),
+            f"{metrics.mrr:.3f}",
+            "" if agreement is None else f"{agreement:.3f}",
+        )
+    console.print(table)
+    for name, why in comparison.unavailable.items():
+        console.print(f"{name}: not measured ({why})")
+    where = "stored in the library" if stored else "not stored: the library holds no ONNX export"
+    console.print(f"{comparison.reason} ({where})")
 
 
 def print_stage_eval(console: Console, report: dict[str, StageMetrics], as_json: bool) -> None:

@@ -118,6 +118,15 @@ class FailureOut(BaseModel):
     reason: str
 
 
+class QueriesOut(BaseModel):
+    runtime: str = Field(description="What encodes queries: onnx, onnx-int8 (words in int8) or torch.")
+    why: str | None = Field(default=None, description="Why torch, when it is torch.")
+    text_error: float | None = Field(default=None, description="The export's largest difference from torch.")
+    image_error: float | None = None
+    pictures: str | None = Field(default=None, description="What encodes picture queries.")
+    int8_text: str | None = Field(default=None, description="The int8 text tower's verdict from xmodal eval.")
+
+
 class StatsOut(BaseModel):
     library: str
     model: str | None
@@ -129,6 +138,7 @@ class StatsOut(BaseModel):
     disk_bytes: int = Field(description="Catalog, index generations, caches and thumbnails.")
     thumbnail_bytes: int = Field(description="The thumbnail cache's part, counted at most every few minutes.")
     indexes: dict[str, IndexOut]
+    queries: QueriesOut | None
     failures: list[FailureOut]
 
 

@@ -56,7 +56,7 @@ class LibraryState:
         library: Library | None = None
         try:
             library = Library.open_reader(self.settings.library)
-            searcher = Searcher(library, self.settings)
+            searcher = Searcher(library, self.settings, batched=self.settings.query_batching)
             searcher.warm()  # load the model once, up front
         except XmodalError as exc:
             if library is not None:

@@ -17,6 +17,8 @@ from typing import Any
 
 from indexer.catalog import COLLECTIONS, Collection
 from indexer.library import CATALOG_NAME, Library
+from indexer.model_spec import ModelSpec
+from indexer.tower_manifest import TowerManifest, towers_folder
 
 THUMBNAIL_RECOUNT_SECONDS = 300.0
 THUMBNAILS = "thumbnails"
@@ -24,6 +26,7 @@ THUMBNAILS = "thumbnails"
 CATALOG_COMPANIONS = ("-wal", "-shm")
 LOCK_NAME = "writer.lock"
 SMALL_FOLDERS = ("index", "rerank")  # a handful of files each: listed on every call
+TOWERS = "towers"  # the model's ONNX exports: a few files per model
 
 
 def file_size(path: Path) -> int:
@@ -81,7 +84,7 @@ def library_bytes(library: Library) -> int:
     files.append(library.path / LOCK_NAME)
     for folder in SMALL_FOLDERS:
         files.extend(files_in(library.path / folder))
-    return sum(file_size(path) for path in files)
+    return sum(file_size(path) for path in files) + tree_size(library.path / TOWERS)
 
 
 def index_stats(library: Library, collection: Collection, dim: int | None) -> dict[str, Any]:
@@ -96,6 +99,22 @@ def index_stats(library: Library, collection: Collection, dim: int | None) -> di
         "nlist": manifest.shape.nlist,
         "count": manifest.count,
         "current": manifest.version == current_version,
+    }
+
+
+def export_state(path: Path, spec: ModelSpec) -> dict[str, Any]:
+    """How queries on this library are encoded, and why (the export's check against torch, the int8 choice)."""
+    manifest = TowerManifest.read(towers_folder(path, spec))
+    if manifest is None or not manifest.matches(spec):
+        return {"runtime": "torch", "why": "no ONNX export yet: the next xmodal index or watch makes one"}
+    if not manifest.usable:
+        return {"runtime": "torch", "why": manifest.refused}
+    return {
+        "runtime": "onnx-int8" if manifest.int8_text else "onnx",
+        "text_error": manifest.text_error,
+        "image_error": manifest.image_error,
+        "pictures": "onnx" if manifest.has_image else f"torch ({manifest.image_refused})",
+        "int8_text": manifest.int8_report or "off (not evaluated: xmodal eval --pairs P --runtimes --library L)",
     }
 
 
@@ -117,5 +136,6 @@ def library_stats(library: Library, thumbnails: FolderSizes = thumbnail_sizes) -
         "disk_bytes": library_bytes(library) + thumbnail_bytes,
         "thumbnail_bytes": thumbnail_bytes,
         "indexes": indexes,
+        "queries": export_state(library.path, spec) if spec is not None else None,
         "failures": [{"path": path, "reason": reason} for path, reason in catalog.failures()],
     }

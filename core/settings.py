@@ -22,7 +22,7 @@ DEFAULT_MODEL = "ViT-B-32"
 DEFAULT_PRETRAINED = "laion2b_s34b_b79k"
 
 Device = Literal["auto", "cpu", "cuda", "mps"]
-Runtime = Literal["auto", "onnx", "torch"]
+Runtime = Literal["auto", "onnx", "onnx-int8", "torch"]
 
 
 def default_library() -> Path:
@@ -61,8 +61,9 @@ class Settings(BaseSettings):
     quiet: bool = Field(default=False, description="No progress display.")
     runtime: Runtime = Field(
         default="auto",
-        description="What encodes queries: onnx (the library's exported towers, no torch), torch (the reference), "
-        "or auto (onnx where the library holds a checked export, else torch).",
+        description="What encodes queries: onnx (the library's exported towers, no torch), onnx-int8 (its int8 text "
+        "tower), torch (the reference), or auto (onnx where the library holds a checked export, with int8 words "
+        "where xmodal eval --runtimes chose them; else torch).",
     )
 
     # Index shape and search.
@@ -90,6 +91,9 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed to call the API from a browser.")
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1, description="Largest query image accepted.")
     max_upload_pixels: int = Field(default=50_000_000, ge=1, description="Most pixels in a query image.")
+    query_batching: bool = Field(
+        default=True, description="Encode queries that arrive while the model is busy together, in one call."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -19,6 +19,25 @@ if TYPE_CHECKING:
     from indexer.towers import ImageTower, TextTower
 
 
+class QueryModel(Protocol):
+    """What a searcher needs of a model: the torch Encoder, or the ONNX one that needs no torch."""
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def image_size(self) -> int: ...
+
+    @property
+    def runtime(self) -> str: ...
+
+    def load(self) -> QueryModel: ...
+
+    def encode_texts(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray: ...
+
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray: ...
+
+
 class Encoder:
     def __init__(self, spec: ModelSpec, device: str = "auto", models: ModelCache | None = None) -> None:
         from indexer.towers import pick_device
@@ -26,6 +45,8 @@ class Encoder:
         self.spec = spec
         self.device = pick_device(device)
         self.models = models or shared_models()
+
+    runtime = "torch"
 
     @property
     def text_tower(self) -> TextTower:

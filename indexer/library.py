@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from core.errors import LibraryNotFound, ModelError
 from core.settings import Settings
@@ -14,10 +15,24 @@ from indexer.model_spec import ModelSpec, check_same_model, resolve
 from indexer.vector_index import VectorIndex
 
 if TYPE_CHECKING:  # torch is imported only by commands that encode: `stats` and `--help` stay fast
-    from indexer.encoder import Encoder
+    from core.settings import Runtime
+    from indexer.encoder import Encoder, QueryModel
     from indexer.model_cache import ModelCache
 
 CATALOG_NAME = "catalog.sqlite"
+T = TypeVar("T")
+
+
+def _memo(make: Callable[[], T]) -> Callable[[], T]:
+    """`make`, called once, on first use."""
+    made: list[T] = []
+
+    def get() -> T:
+        if not made:
+            made.append(make())
+        return made[0]
+
+    return get
 
 
 class Library:
@@ -92,7 +107,14 @@ class Library:
         if spec != recorded:  # a new model, or the same weights found at a new path
             self.catalog.set_json("model", spec.to_json())
             self.catalog.set_meta("dim", str(encoder.dim))
+        self.export_towers(encoder)
         return encoder
+
+    def export_towers(self, encoder: Encoder) -> None:
+        """The model as ONNX in the library, so that queries need no torch (once per library and model)."""
+        from indexer.tower_export import ensure_exported
+
+        ensure_exported(self.path, encoder.spec, encoder.text_tower, encoder.image_tower)
 
     def forget_vectors(self) -> None:
         """Drop every stored vector, so that the next run re-encodes every file and caption (with a new model,
@@ -103,14 +125,36 @@ class Library:
         counts = self.catalog.counts()
         return counts["media_vectors"] + counts["text_vectors"] > 0
 
-    def reader_encoder(self, device: str = "auto", models: ModelCache | None = None) -> Encoder:
-        """The library's model for queries; its towers load on first use."""
-        from indexer.encoder import Encoder
-
+    def reader_encoder(
+        self, device: str = "auto", models: ModelCache | None = None, runtime: Runtime = "auto"
+    ) -> QueryModel:
+        """The library's model for queries; its towers load on first use. Through ONNX Runtime (no torch) where
+        the library holds a checked export and the runtime allows it; a query on a GPU asked for by name, or a
+        library without an export, goes through torch."""
         spec = self.model_spec()
         if spec is None:
             raise ModelError(f"the library at {self.path} has no model yet", "index a folder first")
-        return Encoder(spec, device, models)
+
+        def torch_model() -> Encoder:
+            from indexer.encoder import Encoder
+
+            return Encoder(spec, device, models)
+
+        if runtime in ("onnx", "onnx-int8") or (runtime == "auto" and device in ("auto", "cpu")):
+            from indexer.onnx_encoder import find_export
+
+            found = find_export(self.path, spec)
+            int8 = {"onnx": False, "onnx-int8": True}.get(runtime)
+            if found is not None and not (int8 and found[1].text_int8_error is None):
+                from indexer.onnx_encoder import OnnxEncoder
+
+                return OnnxEncoder(spec, found[0], found[1], _memo(torch_model), int8=int8)
+            if runtime != "auto":
+                raise ModelError(
+                    f"the library at {self.path} holds no usable ONNX export of {spec.describe()}",
+                    "run any writer on it once (xmodal index PATH, xmodal watch) to make one, or use --runtime torch",
+                )
+        return torch_model()
 
     # -- vectors ------------------------------------------------------------------------------
 

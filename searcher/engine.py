@@ -16,10 +16,11 @@ from core.options import Paging, Ranking, SearchOptions, Sort
 from core.settings import Settings
 from indexer.catalog import Collection
 from indexer.catalog.queries import allowed_ids
-from indexer.encoder import Encoder
+from indexer.encoder import QueryModel
 from indexer.library import Library
 from indexer.model_cache import ModelCache, shared_models
 from searcher import pipeline
+from searcher.batched_model import BatchedQueryModel
 from searcher.candidates import Candidates
 from searcher.hits import Hit, hits
 from searcher.query import Query
@@ -36,21 +37,26 @@ DEEP_PAGE = 10_000  # past this many hits, a page is first checked against the c
 class Searcher:
     """Thread-safe and long-lived: the API shares one between requests. Close it when done."""
 
-    def __init__(self, library: Library, settings: Settings, models: ModelCache | None = None) -> None:
+    def __init__(
+        self, library: Library, settings: Settings, models: ModelCache | None = None, *, batched: bool = False
+    ) -> None:
+        """`batched`: concurrent queries share the model's calls (a server's request threads)."""
         self.library = library
+        self.batched = batched
         self.settings = settings
         models = models or shared_models()
-        self._encoder: Encoder | None = None
+        self._encoder: QueryModel | None = None
         self.retrieval = VectorRetrieval(library, settings.nprobe, settings.rescore_factor)
         self.queries = QueryEncoder(self.encoder, self._stored_image_vector, settings.max_image_pixels)
         self.rerankers = Rerankers(library.path, library.catalog, settings.device, settings.max_image_pixels, models)
         self.stages = pipeline.stages(library.catalog, self.retrieval, self.rerankers)
         self._models = models
 
-    def encoder(self) -> Encoder:
+    def encoder(self) -> QueryModel:
         """The library's model; each tower loads on first use (searching by an indexed item loads none)."""
         if self._encoder is None:
-            self._encoder = self.library.reader_encoder(self.settings.device, self._models)
+            model = self.library.reader_encoder(self.settings.device, self._models, self.settings.runtime)
+            self._encoder = BatchedQueryModel(model) if self.batched else model
         return self._encoder
 
     def warm(self) -> None:

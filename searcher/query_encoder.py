@@ -25,7 +25,7 @@ from searcher.query import PreparedQuery, Query, Term, clean_text, combine, pars
 if TYPE_CHECKING:
     from PIL import Image
 
-    from indexer.encoder import Encoder
+    from indexer.encoder import QueryModel
 
 TEXT_CACHE_SIZE = 1024
 IMAGE_HINT = f"query with a picture: {READABLE_FORMATS}"
@@ -36,7 +36,7 @@ class QueryEncoder:
 
     def __init__(
         self,
-        encoder: Callable[[], Encoder],
+        encoder: Callable[[], QueryModel],
         image_vector: Callable[[int], np.ndarray | None],
         max_image_pixels: int,
     ) -> None:

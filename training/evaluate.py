@@ -47,7 +47,7 @@ class EvalReport:
         }
 
 
-def _metrics(ranks: list[int]) -> Metrics:
+def metrics_of(ranks: list[int]) -> Metrics:
     """ranks: 0-based rank of the first relevant item, or -1 when not within DEPTH."""
     array = np.asarray(ranks)
     found = array >= 0
@@ -56,7 +56,7 @@ def _metrics(ranks: list[int]) -> Metrics:
     return Metrics(recall, mrr, len(ranks))
 
 
-def _first_relevant(ranked: np.ndarray, relevant: set[int]) -> int:
+def first_relevant(ranked: np.ndarray, relevant: set[int]) -> int:
     for position, item in enumerate(ranked.tolist()):
         if item in relevant:
             return position
@@ -102,18 +102,18 @@ def evaluate(
     t2i_engine, t2i_exact, i2t_engine, i2t_exact = [], [], [], []
     for text_id, vector in zip(text_ids, text_vectors, strict=True):
         relevant = {image_of[text_id]}
-        t2i_engine.append(_first_relevant(engine_ranked(vector, "media"), relevant))
-        t2i_exact.append(_first_relevant(exact_ranked(vector, all_media_ids, all_media), relevant))
+        t2i_engine.append(first_relevant(engine_ranked(vector, "media"), relevant))
+        t2i_exact.append(first_relevant(exact_ranked(vector, all_media_ids, all_media), relevant))
     for image_id, vector in zip(image_ids, image_vectors, strict=True):
         relevant = text_of.get(image_id, set())
         if not relevant:
             continue
-        i2t_engine.append(_first_relevant(engine_ranked(vector, "texts"), relevant))
-        i2t_exact.append(_first_relevant(exact_ranked(vector, all_text_ids, all_texts), relevant))
+        i2t_engine.append(first_relevant(engine_ranked(vector, "texts"), relevant))
+        i2t_exact.append(first_relevant(exact_ranked(vector, all_text_ids, all_texts), relevant))
     kinds = {name: library.vector_index(name).shape.kind for name in ("media", "texts")}  # type: ignore[arg-type]
     return EvalReport(
-        engine={"text→image": _metrics(t2i_engine), "image→text": _metrics(i2t_engine)},
-        exact={"text→image": _metrics(t2i_exact), "image→text": _metrics(i2t_exact)},
+        engine={"text→image": metrics_of(t2i_engine), "image→text": metrics_of(i2t_engine)},
+        exact={"text→image": metrics_of(t2i_exact), "image→text": metrics_of(i2t_exact)},
         index_kind=kinds,
     )
 
@@ -195,9 +195,9 @@ def evaluate_stages(
             start = perf_counter()
             found = ask(caption)
             took.append(perf_counter() - start)
-            ranks.append(_first_relevant(np.asarray(found), {image_id}))
+            ranks.append(first_relevant(np.asarray(found), {image_id}))
         returned = [len(ask(text)) for text in absent]
         report[name] = StageMetrics(
-            _metrics(ranks), float(np.mean(returned)) if returned else 0.0, 1000 * float(np.median(took))
+            metrics_of(ranks), float(np.mean(returned)) if returned else 0.0, 1000 * float(np.median(took))
         )
     return report
