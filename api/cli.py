@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -48,6 +49,12 @@ ModelOpt = Annotated[str | None, setting_option("model")]
 PretrainedOpt = Annotated[str | None, setting_option("pretrained")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 QuietOpt = Annotated[bool | None, setting_option("quiet", "--quiet", "-q")]
+
+
+def share_cores_politely() -> None:
+    """Before torch loads (where queries fall back to it): OpenMP threads that sleep when idle instead of
+    spinning. Spinning threads fight other processes for busy cores, and a query then costs 10× as much."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def fatal_errors(func: F) -> F:
@@ -142,6 +149,7 @@ def search(
 
     if query is None and image is None:
         raise InputError("give a text query, --image PHOTO, or both", 'e.g. xmodal search "a dog on the beach"')
+    share_cores_politely()
     if options.folder:
         options = options.model_copy(update={"folder": str(Path(options.folder).expanduser().absolute())})
     settings = load_settings(library=library, device=device, runtime=runtime)
@@ -378,7 +386,7 @@ def evaluate_pairs(
         if stages:
             print_stage_eval(out, staged, False)
         if runtimes:
-            print_runtimes(out, choice, stored)
+            print_runtimes(out, choice, stored and library is not None)
         if calibration is not None:
             out.print(
                 f"calibrated cutoff: cosine ≥ {calibration.cosine:.3f} keeps {calibration.true_kept:.0%} of "
@@ -412,6 +420,7 @@ def serve(
     runtime: RuntimeOpt = None,
 ) -> None:
     """Serve the search page and the JSON API (docs at /docs); a watcher's updates show up without a restart."""
+    share_cores_politely()
     import uvicorn
 
     from api.server import create_app, export_settings

@@ -161,7 +161,7 @@ def print_runtimes(console: Console, comparison: RuntimeComparison, stored: bool
     console.print(table)
     for name, why in comparison.unavailable.items():
         console.print(f"{name}: not measured ({why})")
-    where = "stored in the library" if stored else "not stored: the library holds no ONNX export"
+    where = "stored in the library" if stored else "not kept: give --library L to keep it in a library"
     console.print(f"{comparison.reason} ({where})")
 
 

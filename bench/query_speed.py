@@ -141,6 +141,15 @@ def busy_cores(count: int) -> Iterator[None]:
 
 
 def warm_latencies(library: Path, runtime: Runtime, queries: int) -> list[float]:
+    """In a fresh process with the environment `xmodal search`/`serve` give themselves (OpenMP threads that
+    sleep when idle): the torch figure is the torch fallback as it runs now, not this benchmark's torch."""
+    environment = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+    command = [sys.executable, "-m", "bench.query_speed", "--one", str(library), runtime, str(queries)]
+    done = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True, check=True)
+    return [float(value) for value in done.stdout.split()]
+
+
+def one_process(library: Path, runtime: Runtime, queries: int) -> list[float]:
     """Milliseconds per text query (encode + search + hits), each query new (no cached vector)."""
     settings = load_settings(library=library, runtime=runtime)
     with Library.open_reader(library) as lib:
@@ -181,7 +190,11 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--cold", type=int, default=7, help="cold searches per runtime and library")
     parser.add_argument("--queries", type=int, default=200, help="in-process queries per runtime and condition")
+    parser.add_argument("--one", nargs=3, metavar=("LIBRARY", "RUNTIME", "QUERIES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one:
+        print(" ".join(f"{ms:.3f}" for ms in one_process(Path(args.one[0]), args.one[1], int(args.one[2]))))
+        return
     with tempfile.TemporaryDirectory(prefix="xmodal-speed-") as scratch:
         demo, vit = Path(scratch) / "demo", Path(scratch) / "vit"
         started = time.perf_counter()

@@ -12,14 +12,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.errors import InputError, NotAnImage, NotFound
-from indexer.decode import (
-    READABLE_FORMATS,
-    DecodeError,
-    NotAnImageError,
-    TooManyPixels,
-    decode_image,
-    probe_image,
-)
 from searcher.query import PreparedQuery, Query, Term, clean_text, combine, parse_query
 
 if TYPE_CHECKING:
@@ -28,7 +20,6 @@ if TYPE_CHECKING:
     from indexer.encoder import QueryModel
 
 TEXT_CACHE_SIZE = 1024
-IMAGE_HINT = f"query with a picture: {READABLE_FORMATS}"
 
 
 class QueryEncoder:
@@ -91,13 +82,22 @@ class QueryEncoder:
     def decode(self, query: Query) -> Image.Image:
         """The query's picture, checked from its header before the model is touched: a text file given as a
         picture fails in milliseconds, not after the model has loaded."""
+        from indexer.decode import (  # Pillow: only a picture query pays for it
+            READABLE_FORMATS,
+            DecodeError,
+            NotAnImageError,
+            TooManyPixels,
+            decode_image,
+            probe_image,
+        )
+
         assert query.image is not None
         limit = query.max_pixels or self.max_image_pixels
         try:
             probe_image(query.image, limit)
             return decode_image(query.image, self._encoder().image_size, limit)[0]
         except NotAnImageError as exc:
-            raise NotAnImage(f"{query.image_name}: {exc}", IMAGE_HINT) from exc
+            raise NotAnImage(f"{query.image_name}: {exc}", f"query with a picture: {READABLE_FORMATS}") from exc
         except TooManyPixels as exc:
             setting = query.pixel_setting
             hint = f"send a smaller picture, or raise {setting} (XMODAL_{setting.upper()})"

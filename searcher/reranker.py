@@ -21,7 +21,6 @@ import numpy as np
 from core.options import Ranking
 from indexer.catalog import Catalog, pack
 from indexer.catalog.embedding_cache import EmbeddingCache
-from indexer.decode import DecodeError, decode_image
 from indexer.encoder import Encoder
 from indexer.model_cache import ModelCache
 from indexer.model_spec import ModelSpec, resolve
@@ -83,6 +82,8 @@ class Reranker:
         return found
 
     def _decode(self, path: str) -> Image.Image | None:
+        from indexer.decode import DecodeError, decode_image  # Pillow: only once pictures are reranked
+
         try:
             data = Path(path).read_bytes()
             return decode_image(data, self.encoder.image_size, self.max_pixels)[0]

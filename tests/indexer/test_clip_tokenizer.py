@@ -148,3 +148,14 @@ def test_the_module_imports_neither_torch_nor_open_clip(reference: dict[int, Any
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_printable_ascii_skips_ftfy_only_where_ftfy_would_change_nothing() -> None:
+    import ftfy
+
+    rng = np.random.default_rng(0)
+    alphabet = np.array([chr(code) for code in range(0x20, 0x7F)])
+    texts = ["".join(rng.choice(alphabet, size=int(rng.integers(1, 40)))) for _ in range(20_000)]
+    texts += ["a photo of a dog", "Tom's café &amp; bar", "tab\there", "bell\x07", "\x1b[31mred\x1b[0m"]
+    for text in texts:
+        assert clip_tokenizer.repair(text) == ftfy.fix_text(text), repr(text)
