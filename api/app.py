@@ -37,7 +37,7 @@ async def open_library_once(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings) -> FastAPI:
     library = LibraryState(settings)
-    metrics = Metrics(library.counts)
+    metrics = Metrics(library.counts, library.batching)
     thumbnails = Thumbnails(
         settings.library.expanduser().absolute() / "thumbnails", settings.max_file_bytes, settings.max_image_pixels
     )

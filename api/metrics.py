@@ -1,13 +1,15 @@
-"""Prometheus metrics: requests, query latencies by kind, and what the library holds."""
+"""Prometheus metrics: requests, query latencies by kind, what the library holds, and how queries are batched."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.batching import BatchStats
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -31,10 +33,34 @@ class LibraryCollector(Collector):
         yield items
 
 
+class BatchingCollector(Collector):
+    """Query-encode calls and the queries they encoded (texts, images): items / batches is the mean batch, so
+    a load test can tell whether concurrent queries were encoded together. Nothing when batching is off."""
+
+    def __init__(self, stats: Callable[[], dict[str, BatchStats] | None]) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self.stats()
+        if stats is None:
+            return
+        batches = CounterMetricFamily("xmodal_query_encode_batches", "Query-encode calls.", labels=["kind"])
+        items = CounterMetricFamily("xmodal_query_encode_items", "Queries encoded by those calls.", labels=["kind"])
+        for kind, counted in stats.items():
+            batches.add_metric([kind], counted.batches)
+            items.add_metric([kind], counted.items)
+        yield batches
+        yield items
+
+
 class Metrics:
     """One registry per app, so several apps (tests, workers) never collide."""
 
-    def __init__(self, counts: Callable[[], dict[str, int] | None]) -> None:
+    def __init__(
+        self,
+        counts: Callable[[], dict[str, int] | None],
+        batching: Callable[[], dict[str, BatchStats] | None] = lambda: None,
+    ) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "xmodal_http_requests",
@@ -51,6 +77,7 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(LibraryCollector(counts))
+        self.registry.register(BatchingCollector(batching))
 
     def observe_query(self, kind: str, seconds: float) -> None:
         self.queries.labels(kind).inc()

@@ -6,6 +6,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from core.batching import BatchStats
 from core.errors import XmodalError
 from core.settings import Settings
 from indexer.library import Library
@@ -84,6 +85,10 @@ class LibraryState:
     def counts(self) -> dict[str, int] | None:
         opened = self.opened
         return None if opened is None else opened.library.catalog.counts()
+
+    def batching(self) -> dict[str, BatchStats] | None:
+        opened = self.opened
+        return None if opened is None else opened.searcher.batching()
 
     def close(self) -> None:
         with self._lock:

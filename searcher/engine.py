@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from core.batching import BatchStats
 from core.errors import InputError
 from core.options import Paging, Ranking, SearchOptions, Sort
 from core.settings import Settings
@@ -58,6 +59,11 @@ class Searcher:
             model = self.library.reader_encoder(self.settings.device, self._models, self.settings.runtime)
             self._encoder = BatchedQueryModel(model) if self.batched else model
         return self._encoder
+
+    def batching(self) -> dict[str, BatchStats] | None:
+        """The query batchers' counters (texts, images) for /metrics; None when queries are not batched."""
+        encoder = self._encoder  # not made here: a scrape before the first query loads no model
+        return encoder.stats() if isinstance(encoder, BatchedQueryModel) else None
 
     def warm(self) -> None:
         """Load the model now, so the first query does not pay for it: a server answers words and pictures."""

@@ -361,6 +361,20 @@ def test_metrics_count_queries_and_library_size(client: TestClient) -> None:
     assert re.search(r'xmodal_http_requests_total\{method="GET",route="/api/search",status="200"\} 2\.0', text)
 
 
+def test_metrics_count_query_encodes_when_batched(served: ServedLibrary) -> None:
+    with TestClient(create_app(served.settings(query_batching=True))) as client:
+        client.get("/api/search", params={"q": "a green triangle"})
+        client.get("/api/search", params={"q": "a blue star"})
+        client.get("/api/search", params={"q": "a blue star", "offset": 20})  # the cached vector: no encode
+        text = client.get("/metrics").text
+    assert re.search(r'xmodal_query_encode_batches_total\{kind="texts"\} 2\.0', text)  # one at a time: 1 each
+    assert re.search(r'xmodal_query_encode_items_total\{kind="texts"\} 2\.0', text)
+    assert re.search(r'xmodal_query_encode_items_total\{kind="images"\} 0\.0', text)
+    with TestClient(create_app(served.settings(query_batching=False))) as client:
+        client.get("/api/search", params={"q": "a green triangle"})
+        assert "xmodal_query_encode" not in client.get("/metrics").text
+
+
 def test_openapi_document_and_docs_work_offline(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     paths = schema["paths"]
