@@ -112,10 +112,12 @@ async def first_screen(url: str, texts: list[str]) -> list[float]:
     return timings
 
 
-def start_server(library: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_server(library: Path, port: int, workers: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """`xmodal serve` in a new process, once /readyz says the library is searchable; `env` adds XMODAL_* settings."""
     command = [sys.executable, "-m", "api.cli", "serve", "--library", str(library), "--port", str(port)]
     command += ["--workers", str(workers)]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    environment = {**os.environ, **(env or {})}
+    process = subprocess.Popen(command, cwd=REPO, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
