@@ -82,9 +82,14 @@ def all_of(words: Sequence[str]) -> str:
 
 
 def document_frequencies(conn: Connection, table: Table, words: Sequence[str]) -> tuple[int, dict[str, int]]:
-    """How many documents the table holds, and how many of them hold each word (stemmed as when indexed)."""
+    """How many documents the table holds, and how many of them hold each word (stemmed as when indexed).
+
+    The documents are counted in the table the triggers fill it from (one document per row): count(*) on an
+    FTS5 table reads every document (11 ms at 100k items, a quarter of a text query's time), on a plain one
+    SQLite counts B-tree entries (0.03 ms)."""
     name = "media_fts" if table == "names" else "text_fts"
-    total = conn.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar() or 0
+    source = "media" if table == "names" else "texts"
+    total = conn.exec_driver_sql(f"SELECT count(*) FROM {source}").scalar() or 0
     counts = {
         word: conn.exec_driver_sql(f"SELECT count(*) FROM {name} WHERE {name} MATCH ?", (_quoted(word),)).scalar() or 0
         for word in words

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from core.options import Ranking
-from indexer.catalog import Catalog, MediaRecord
+from indexer.catalog import Catalog, MediaRecord, fts
 from indexer.model_spec import ModelSpec
 from searcher.candidates import NO_RANK, Candidates
 from searcher.pipeline import rank
@@ -231,6 +231,25 @@ def named(tmp_path: Path) -> Catalog:
     records = [MediaRecord(f"/photos/{name}", 1, 1, f"hash{i}", "ok") for i, name in enumerate(names)]
     catalog.write_media(records, [np.eye(4, dtype=np.float32)[i % 4] for i in range(len(records))])
     return catalog
+
+
+def test_document_frequencies_count_every_document_of_the_full_text_tables(named: Catalog) -> None:
+    """The total is counted in the tables the triggers fill them from: it must stay the full-text count."""
+    vector = np.eye(4, dtype=np.float32)[0]
+    named.sync_text_source(
+        "/c.csv", "csv", 1, 1, [("a beach at dusk", 2), ("beach", None)], {"a beach at dusk": vector, "beach": vector}
+    )
+    named.delete_media([7])
+    with named.reading() as conn:
+        for table, fts_table in (("names", "media_fts"), ("texts", "text_fts")):
+            total, frequencies = fts.document_frequencies(conn, table, ["beach", "zebra"])  # type: ignore[arg-type]
+            assert total == conn.exec_driver_sql(f"SELECT count(*) FROM {fts_table}").scalar()
+            assert frequencies == {"beach": 2, "zebra": 0}
+    assert total == 2
+    named.delete_text_sources(["/c.csv"])
+    with named.reading() as conn:
+        assert fts.document_frequencies(conn, "texts", ["beach"]) == (0, {"beach": 0})
+        assert fts.document_frequencies(conn, "names", ["beach"]) == (6, {"beach": 2})
 
 
 def test_lexical_matches_rank_names_and_leave_out_subtracted_words(named: Catalog) -> None:
