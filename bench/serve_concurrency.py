@@ -51,6 +51,7 @@ class Row:
     errors: int = 0
     server_cpu: float = 0.0  # CPU seconds of the server process
     client_cpu: float = 0.0  # CPU seconds of this (client) process
+    machine_cpu: float = 0.0  # CPU seconds of every process on the machine
     encodes: int | None = 0  # query-encode calls, None where /metrics does not say
     encoded: int = 0  # texts those calls encoded
 
@@ -64,7 +65,8 @@ class Row:
             f"| {self.mode} | {self.clients} | **{self.rate:.1f}** | {percentile(self.latencies, 50):.1f} | "
             f"{percentile(self.latencies, 95):.1f} | {percentile(self.latencies, 99):.1f} | {self.errors} | "
             f"{per_encode} | {1000 * self.server_cpu / max(len(self.latencies), 1):.1f} | "
-            f"{100 * self.server_cpu / self.seconds:.0f} | {100 * self.client_cpu / self.seconds:.0f} |"
+            f"{100 * self.server_cpu / self.seconds:.0f} | {100 * self.client_cpu / self.seconds:.0f} | "
+            f"{100 * max(0.0, self.machine_cpu - self.server_cpu - self.client_cpu) / self.seconds:.0f} |"
         )
 
 
@@ -86,6 +88,12 @@ def process_cpu(pid: int) -> float:
     """User + system CPU seconds of a process so far, all its threads."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def machine_cpu() -> float:
+    """CPU seconds the whole machine has been busy (all cores, every process), from /proc/stat."""
+    ticks = [int(n) for n in Path("/proc/stat").read_text().split()[1:9]]  # user nice system idle iowait irq ...
+    return (sum(ticks) - ticks[3] - ticks[4]) / TICKS
 
 
 def encode_batches(url: str) -> tuple[int, int] | None:
@@ -112,7 +120,9 @@ def measure(row: Row, server: Server, seconds: float, texts: Texts) -> None:
     """`row.clients` clients for `seconds` against `server`, added to `row`."""
     pid = server.process.pid
     batches_before, server_before, client_before = encode_batches(server.url), process_cpu(pid), time.process_time()
+    machine_before = machine_cpu()
     _, latencies, errors = asyncio.run(run_clients(row.clients, seconds, texts.request, server.url))
+    row.machine_cpu += machine_cpu() - machine_before
     row.server_cpu += process_cpu(pid) - server_before
     row.client_cpu += time.process_time() - client_before
     batches_after = encode_batches(server.url)
@@ -124,6 +134,12 @@ def measure(row: Row, server: Server, seconds: float, texts: Texts) -> None:
     row.seconds += seconds
     row.latencies += latencies
     row.errors += errors
+
+
+def ceiling(few: Row, many: Row) -> float:
+    """The most `many`'s req/s could be over `few`'s if the server had every core and spent as much CPU per
+    request as it did in `many`: the ratio batching and concurrency could reach on this machine."""
+    return (os.cpu_count() or 1) * len(many.latencies) / many.server_cpu / few.rate
 
 
 @contextlib.contextmanager
@@ -179,7 +195,8 @@ def main() -> None:
         print(f"warning: {texts.used:,} requests for {len(texts.texts):,} texts: some texts were asked twice")
     low, high = min(counts), max(counts)
     ratios = [f"batching {mode}: **{rows[mode, high].rate / rows[mode, low].rate:.2f}×**" for mode in MODES]
-    print("\n".join(ratios), flush=True)
+    ceilings = [f"batching {mode}: {ceiling(rows[mode, low], rows[mode, high]):.2f}×" for mode in MODES]
+    print("\n".join(ratios + ceilings), flush=True)
     body = f"""## serve_concurrency
 
 `python -m bench.serve_concurrency --items {args.items} --seconds {args.seconds:g} --clients {args.clients} --rounds {args.rounds}`
@@ -191,15 +208,17 @@ concurrent clients, taken in {args.rounds} slices in turn with the other rows (a
 per server). Machine: {machine()}.
 
 The clients (asyncio + httpx, one process) run on the same {os.cpu_count()} cores as the server and take CPU from
-it: "client CPU %" is theirs, "server CPU %" the server's (100 = one core busy the whole time; the machine
-may be shared with other work as well). "texts per encode" is the mean query-encode call from /metrics
+it: "client CPU %" is theirs, "server CPU %" the server's, "other CPU %" every other process's on the machine
+(other people's work on a shared machine; 100 = one core busy the whole time). "texts per encode" is the mean query-encode call from /metrics
 (1.00 = each text alone; n/a = batching off). "server CPU ms/req" is the server's CPU time per answer.
 
-| batching | clients | req/s | p50 ms | p95 ms | p99 ms | errors | texts per encode | server CPU ms/req | server CPU % | client CPU % |
-|---|---|---|---|---|---|---|---|---|---|---|
+| batching | clients | req/s | p50 ms | p95 ms | p99 ms | errors | texts per encode | server CPU ms/req | server CPU % | client CPU % | other CPU % |
+|---|---|---|---|---|---|---|---|---|---|---|---|
 {chr(10).join(rows[mode, clients].cells() for mode in MODES for clients in counts)}
 
-{high} clients / {low} client: {"; ".join(ratios)} (target with batching on: ≥ 2.5×)."""
+{high} clients / {low} client: {"; ".join(ratios)} (target with batching on: ≥ 2.5×). The most it could be here, were
+every core the server's at {high} clients ({os.cpu_count()} cores / its CPU time per request there, over the {low}-client
+req/s): {"; ".join(ceilings)}."""
     write_section("serve_concurrency", body)
 
 
