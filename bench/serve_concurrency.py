@@ -137,9 +137,10 @@ def measure(row: Row, server: Server, seconds: float, texts: Texts) -> None:
 
 
 def ceiling(few: Row, many: Row) -> float:
-    """The most `many`'s req/s could be over `few`'s if the server had every core and spent as much CPU per
-    request as it did in `many`: the ratio batching and concurrency could reach on this machine."""
-    return (os.cpu_count() or 1) * len(many.latencies) / many.server_cpu / few.rate
+    """The most `many`'s req/s could be over `few`'s on this machine with nothing else running: every core
+    busy with requests that cost the CPU time they cost in `many`, against requests that take their own
+    CPU time (as in `few`) one at a time. Contention from elsewhere does not move it much (CPU per request)."""
+    return (os.cpu_count() or 1) * (few.server_cpu / len(few.latencies)) / (many.server_cpu / len(many.latencies))
 
 
 @contextlib.contextmanager
@@ -216,9 +217,9 @@ it: "client CPU %" is theirs, "server CPU %" the server's, "other CPU %" every o
 |---|---|---|---|---|---|---|---|---|---|---|---|
 {chr(10).join(rows[mode, clients].cells() for mode in MODES for clients in counts)}
 
-{high} clients / {low} client: {"; ".join(ratios)} (target with batching on: ≥ 2.5×). The most it could be here, were
-every core the server's at {high} clients ({os.cpu_count()} cores / its CPU time per request there, over the {low}-client
-req/s): {"; ".join(ceilings)}."""
+{high} clients / {low} client: {"; ".join(ratios)} (target with batching on: ≥ 2.5×). What it could be on this machine
+with nothing else running, if a lone client's request took its CPU time and {high} clients kept every core busy
+({os.cpu_count()} × server CPU per request at {low} client / at {high}): {"; ".join(ceilings)}."""
     write_section("serve_concurrency", body)
 
 
