@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from core.errors import LibraryNotFound, ModelError
 from core.settings import Settings
@@ -20,19 +20,6 @@ if TYPE_CHECKING:  # torch is imported only by commands that encode: `stats` and
     from indexer.model_cache import ModelCache
 
 CATALOG_NAME = "catalog.sqlite"
-T = TypeVar("T")
-
-
-def _memo(make: Callable[[], T]) -> Callable[[], T]:
-    """`make`, called once, on first use."""
-    made: list[T] = []
-
-    def get() -> T:
-        if not made:
-            made.append(make())
-        return made[0]
-
-    return get
 
 
 class Library:
@@ -148,7 +135,7 @@ class Library:
             if found is not None and not (int8 and found[1].text_int8_error is None):
                 from indexer.onnx_encoder import OnnxEncoder
 
-                return OnnxEncoder(spec, found[0], found[1], _memo(torch_model), int8=int8)
+                return OnnxEncoder(spec, found[0], found[1], functools.cache(torch_model), int8=int8)
             if runtime != "auto":
                 raise ModelError(
                     f"the library at {self.path} holds no usable ONNX export of {spec.describe()}",
