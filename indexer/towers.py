@@ -173,9 +173,10 @@ def register_config(config: dict[str, Any]) -> str:
     text = json.dumps(config, sort_keys=True)
     name = "xmodal-" + hashlib.sha256(text.encode()).hexdigest()[:12]
     if name not in open_clip.list_models():
-        folder = Path(tempfile.mkdtemp(prefix="xmodal-model-"))
-        (folder / f"{name}.json").write_text(text)
-        open_clip.add_model_config(folder / f"{name}.json")
+        # open_clip reads the file when it is added and keeps the config in memory; the file need not stay
+        with tempfile.TemporaryDirectory(prefix="xmodal-model-") as folder:
+            (Path(folder) / f"{name}.json").write_text(text)
+            open_clip.add_model_config(Path(folder) / f"{name}.json")
     return name
 
 

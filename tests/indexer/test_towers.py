@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from indexer.encoder import Encoder
 from indexer.model_cache import ModelCache
 from indexer.model_spec import resolve
-from indexer.towers import load_text_tower, load_towers, pick_device
+from indexer.towers import load_text_tower, load_towers, pick_device, register_config
 from tests.conftest import TinyModel, picture
 
 TEXTS = ["a red circle", "two blue squares on sand", "红色的圆", ""]
@@ -60,3 +63,17 @@ def test_the_cache_forgets_the_least_recently_used_model(tiny_model: TinyModel) 
     first = Encoder(tiny, "cpu", models).text_tower
     Encoder(demo, "cpu", models).text_tower  # noqa: B018
     assert Encoder(tiny, "cpu", models).text_tower is not first  # loaded again: it had been dropped
+
+
+def test_registering_a_custom_architecture_leaves_no_temporary_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every process that loads a custom model registers its config; each used to leave a folder in /tmp."""
+    import open_clip
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    first = register_config({"embed_dim": 8, "vision_cfg": {"width": 8}, "text_cfg": {"width": 8}, "seed": 1})
+    second = register_config({"embed_dim": 8, "vision_cfg": {"width": 8}, "text_cfg": {"width": 8}, "seed": 2})
+    assert list(tmp_path.iterdir()) == []
+    assert {first, second} <= set(open_clip.list_models())  # both still known after their files are gone
+    assert open_clip.get_model_config(first)["seed"] == 1
