@@ -148,5 +148,6 @@ class Library:
     def index_files(self, collection: Collection) -> IndexFiles:
         return IndexFiles(self.path / "index", collection)
 
-    def vector_index(self, collection: Collection) -> VectorIndex:
-        return VectorIndex(self.catalog, self.index_files(collection), collection, self.dim())
+    def vector_index(self, collection: Collection, mapped: bool = False) -> VectorIndex:
+        """`mapped`: for searching only, never for syncing or saving (see IndexFiles.load)."""
+        return VectorIndex(self.catalog, self.index_files(collection), collection, self.dim(), mapped)

@@ -23,12 +23,13 @@ class VectorIndex:
     files: IndexFiles
     collection: Collection
     dim: int
+    mapped: bool = False  # searched only: the lists stay on disk, memory-mapped (see IndexFiles.load)
     index: faiss.Index = field(init=False)
     shape: ann.AnnShape = field(init=False)
     version: int = field(init=False)
 
     def __post_init__(self) -> None:
-        loaded = self.files.load()
+        loaded = self.files.load(self.mapped)
         if loaded is not None and loaded[0].dim == self.dim:
             manifest, self.index = loaded
             self.shape, self.version = manifest.shape, manifest.version
@@ -48,6 +49,8 @@ class VectorIndex:
 
     def sync(self, ivf_threshold: int) -> bool:
         """Bring the index up to the catalog (retraining if the library outgrew it); True if it changed."""
+        if self.mapped:
+            raise RuntimeError("a memory-mapped index is for searching only; open it unmapped to change it")
         catalog_version = self.catalog.version(self.collection)
         catalog_ids = self.catalog.vector_ids(self.collection)
         wanted = ann.desired_shape(len(catalog_ids), self.shape, ivf_threshold)

@@ -48,7 +48,7 @@ class LiveIndex:
         signature = _signature(self.library.index_files(self.collection).manifest_path)
         with self._lock:
             if self._loaded is None or self._loaded[1] != signature:
-                self._loaded = (self.library.vector_index(self.collection), signature)
+                self._loaded = (self.library.vector_index(self.collection, mapped=True), signature)
             return self._loaded[0]
 
 
