@@ -161,7 +161,7 @@ def search(
             raise InputError(f"cannot read query image {image}: {exc.strerror or exc}") from exc
     collection: Collection = "texts" if texts else "media"
     with Library.open_reader(settings.library) as lib:
-        searcher = Searcher(lib, settings)
+        searcher = Searcher(lib, settings, brief=True)  # one query, then the process ends
         try:
             hits = searcher.ask(Query(query, picture, str(image)), collection, options)
         finally:

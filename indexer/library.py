@@ -113,11 +113,12 @@ class Library:
         return counts["media_vectors"] + counts["text_vectors"] > 0
 
     def reader_encoder(
-        self, device: str = "auto", models: ModelCache | None = None, runtime: Runtime = "auto"
+        self, device: str = "auto", models: ModelCache | None = None, runtime: Runtime = "auto", brief: bool = False
     ) -> QueryModel:
         """The library's model for queries; its towers load on first use. Through ONNX Runtime (no torch) where
         the library holds a checked export and the runtime allows it; a query on a GPU asked for by name, or a
-        library without an export, goes through torch."""
+        library without an export, goes through torch. `brief`: the process asks a query or two and exits, so
+        quick to open beats quick per call (see indexer.onnx_encoder)."""
         spec = self.model_spec()
         if spec is None:
             raise ModelError(f"the library at {self.path} has no model yet", "index a folder first")
@@ -135,7 +136,7 @@ class Library:
             if found is not None and not (int8 and found[1].text_int8_error is None):
                 from indexer.onnx_encoder import OnnxEncoder
 
-                return OnnxEncoder(spec, found[0], found[1], functools.cache(torch_model), int8=int8)
+                return OnnxEncoder(spec, found[0], found[1], functools.cache(torch_model), int8=int8, brief=brief)
             if runtime != "auto":
                 raise ModelError(
                     f"the library at {self.path} holds no usable ONNX export of {spec.describe()}",

@@ -4,6 +4,10 @@ this, the tokenizer, the catalog and FAISS, and answers in well under a second.
 Sessions run on at most two threads that never spin-wait: on a machine whose cores are busy with other work,
 spinning threads fight the other processes for them and a query costs ten times as much (measured in
 bench/RESULTS.md). Each session is made on first use: a text query never opens the image tower.
+
+A process that asks one query and exits (`xmodal search`) opens its sessions `brief`: without repacking the
+weights for faster matrix products, which costs more to open than it saves over a call or two (ViT-B-32's text
+tower: 25 ms to open and 16 ms a call, against 165 ms and 7 ms). Long-lived processes repack.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ class OnnxEncoder:
         pictures: Callable[[], QueryModel],
         *,
         int8: bool | None = None,
+        brief: bool = False,
     ) -> None:
         assert manifest.usable and manifest.dim is not None and manifest.context_length is not None
         self.spec = spec
@@ -48,6 +53,7 @@ class OnnxEncoder:
         self.manifest = manifest
         self.dim: int = manifest.dim
         self.int8 = manifest.int8_text if int8 is None else int8
+        self.brief = brief
         self._pictures = pictures
         self._sessions: dict[str, Any] = {}
         self._tokenizer: Any = None
@@ -106,7 +112,7 @@ class OnnxEncoder:
             return found
         with self._lock:
             if name not in self._sessions:
-                self._sessions[name] = open_session(self.folder / name)
+                self._sessions[name] = open_session(self.folder / name, brief=self.brief)
             return self._sessions[name]
 
     def _clip_tokenizer(self) -> Any:
@@ -144,10 +150,13 @@ def find_export(library: Path, spec: ModelSpec) -> tuple[Path, TowerManifest] | 
     return folder, manifest
 
 
-def open_session(path: Path) -> Any:
+def open_session(path: Path, brief: bool = False) -> Any:
+    """`brief`: for a call or two (see the module's docstring)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
+    if brief:
+        options.add_session_config_entry("session.disable_prepacking", "1")
     options.intra_op_num_threads = max(1, min(MAX_THREADS, os.cpu_count() or 1))
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")

@@ -39,11 +39,19 @@ class Searcher:
     """Thread-safe and long-lived: the API shares one between requests. Close it when done."""
 
     def __init__(
-        self, library: Library, settings: Settings, models: ModelCache | None = None, *, batched: bool = False
+        self,
+        library: Library,
+        settings: Settings,
+        models: ModelCache | None = None,
+        *,
+        batched: bool = False,
+        brief: bool = False,
     ) -> None:
-        """`batched`: concurrent queries share the model's calls (a server's request threads)."""
+        """`batched`: concurrent queries share the model's calls (a server's request threads). `brief`: a process
+        that asks a query or two and exits (the model opens faster, each call costs more)."""
         self.library = library
         self.batched = batched
+        self.brief = brief
         self.settings = settings
         models = models or shared_models()
         self._encoder: QueryModel | None = None
@@ -56,7 +64,9 @@ class Searcher:
     def encoder(self) -> QueryModel:
         """The library's model; each tower loads on first use (searching by an indexed item loads none)."""
         if self._encoder is None:
-            model = self.library.reader_encoder(self.settings.device, self._models, self.settings.runtime)
+            model = self.library.reader_encoder(
+                self.settings.device, self._models, self.settings.runtime, brief=self.brief
+            )
             self._encoder = BatchedQueryModel(model) if self.batched else model
         return self._encoder
 

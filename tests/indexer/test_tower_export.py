@@ -50,6 +50,11 @@ def test_indexing_exports_a_checked_model_and_onnx_encodes_as_torch_does(cli: Cl
     assert np.abs(fast.encode_texts(QUERIES) - reference.encode_texts(QUERIES)).max() < 1e-4  # type: ignore[attr-defined]
     pictures = [picture(5, (640, 480)), picture(6, (33, 90)).convert("L"), picture(7, (20, 12))]
     assert np.abs(fast.encode_images(pictures) - reference.encode_images(pictures)).max() < 1e-4  # type: ignore[attr-defined]
+    with Library.open_reader(cli.library) as lib:  # as a one-query process opens it: weights not repacked
+        brief = lib.reader_encoder("cpu", runtime="onnx", brief=True)
+    assert isinstance(brief, OnnxEncoder) and brief.brief
+    assert np.abs(brief.encode_texts(QUERIES) - fast.encode_texts(QUERIES)).max() < 1e-5
+    assert np.abs(brief.encode_images(pictures) - fast.encode_images(pictures)).max() < 1e-5
 
 
 def test_a_search_through_onnx_finds_what_torch_finds_without_importing_torch(cli: Cli, tmp_path: Path) -> None:
