@@ -72,7 +72,10 @@ class Settings(BaseSettings):
     )
     nprobe: int = Field(default=32, ge=1, description="IVF lists visited per query.")
     rescore_factor: int = Field(
-        default=4, ge=1, description="ANN candidates fetched per wanted hit, then rescored exactly."
+        default=4,
+        ge=1,
+        description="ANN candidates fetched per wanted hit (rescored from the stored vectors where the index's "
+        "scores are approximate; flat and IVF-Flat score exactly).",
     )
     ranking: Ranking = Field(default_factory=Ranking)
     checkpoint_seconds: float = Field(default=60.0, gt=0, description="How often a long run writes the index to disk.")

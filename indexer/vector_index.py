@@ -37,6 +37,12 @@ class VectorIndex:
             self.index = ann.build(ann.AnnShape("flat"), self.dim, np.zeros(0, np.int64), np.zeros((0, self.dim)))
             self.shape, self.version = ann.AnnShape("flat"), 0
 
+    @property
+    def exact_scores(self) -> bool:
+        """Whether the index's scores are the exact inner products of the stored vectors (flat and IVF-Flat keep
+        the vectors whole), so that rescoring its candidates from the catalog would change nothing."""
+        return self.shape.kind in ("flat", "ivf")
+
     def is_current(self) -> bool:
         return self.version == self.catalog.version(self.collection)
 

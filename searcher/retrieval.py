@@ -1,4 +1,8 @@
-"""The first ranking: candidates from the ANN index, rescored exactly from the stored vectors.
+"""The first ranking: candidates from the ANN index with exact scores and their stored vectors.
+
+Flat and IVF-Flat indexes score with the whole vectors, so their scores stand and only the best `wanted`
+candidates' vectors are read from the catalog; an index whose scores are approximate has every candidate
+rescored from the stored vectors.
 
 The index on disk may lag the catalog (a writer mid-run, or a crash before a checkpoint). The vectors
 written since the index's version are searched exactly alongside it, so a search always sees every item
@@ -85,19 +89,73 @@ class VectorRetrieval:
         index = self.indexes[collection].current()
         query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
         if allowed is not None and len(allowed) <= EXACT_FILTER_LIMIT:
-            candidates = allowed  # a narrow filter: every allowed item, exactly
-        else:
-            fetch = (wanted + (exclude is not None)) * self.rescore_factor
-            _, ann_ids = ann.search(index.index, query, fetch, self.nprobe, allowed)
-            candidates = np.union1d(ann_ids[0][ann_ids[0] >= 0], index.delta_ids())
-            if allowed is not None:
-                candidates = candidates[np.isin(candidates, allowed)]
-        if exclude is not None:
-            candidates = candidates[candidates != exclude]
-        ids, vectors = self.library.catalog.fetch_vectors(collection, candidates.tolist(), index.dim)
-        scores = vectors @ query[0]
+            return self._rescored(query[0], collection, _without(allowed, exclude), wanted)  # narrow: all, exactly
+        fetch = (wanted + (exclude is not None)) * self.rescore_factor
+        ann_scores, ann_ids = ann.search(index.index, query, fetch, self.nprobe, allowed)
+        found, scores = ann_ids[0], ann_scores[0]
+        written_since = index.delta_ids()  # absent from the index, or there with a stale vector
+        if allowed is not None:
+            written_since = written_since[np.isin(written_since, allowed)]
+        if not index.exact_scores:
+            candidates = np.union1d(found[found >= 0], written_since)
+            return self._rescored(query[0], collection, _without(candidates, exclude), wanted)
+        keep = (found >= 0) & ~np.isin(found, written_since)
+        delta_ids, delta_vectors = self.library.catalog.fetch_vectors(
+            collection, _without(written_since, exclude).tolist(), index.dim
+        )
+        ids = np.concatenate([found[keep], delta_ids])
+        scores = np.concatenate([scores[keep], delta_vectors @ query[0]])
+        keep = ids != exclude if exclude is not None else slice(None)
+        return self._best(
+            ids[keep],
+            scores[keep],
+            dict(zip(delta_ids.tolist(), delta_vectors, strict=True)),
+            collection,
+            wanted,
+            index.dim,
+        )
+
+    def _rescored(self, query: np.ndarray, collection: Collection, candidates: np.ndarray, wanted: int) -> Candidates:
+        """Every candidate scored from its stored vector (those the catalog no longer holds drop out)."""
+        ids, vectors = self.library.catalog.fetch_vectors(collection, candidates.tolist(), len(query))
+        scores = vectors @ query
+        order = np.lexsort((ids, -scores))[:wanted]
+        return _candidates(ids[order], scores[order], vectors[order], wanted)
+
+    def _best(
+        self,
+        ids: np.ndarray,
+        scores: np.ndarray,
+        known: dict[int, np.ndarray],
+        collection: Collection,
+        wanted: int,
+        dim: int,
+    ) -> Candidates:
+        """The best `wanted` of these already-scored items, with their stored vectors: only theirs are read, and
+        an item the catalog deleted after the index was written gives its place to the next one."""
         order = np.lexsort((ids, -scores))
-        order = order[:wanted]
-        complete = len(order) < wanted  # the pool holds everything there is
-        floor = float(scores[order[-1]]) if len(order) else -np.inf
-        return Candidates.from_vectors(ids[order], scores[order], vectors[order], complete, floor)
+        ids, scores = ids[order], scores[order]
+        vectors = dict(known)
+        chosen: list[int] = []
+        start = 0
+        while len(chosen) < wanted and start < len(ids):
+            batch = ids[start : start + wanted - len(chosen)]
+            missing = [int(item) for item in batch if int(item) not in vectors]
+            if missing:
+                got_ids, got_vectors = self.library.catalog.fetch_vectors(collection, missing, dim)
+                vectors.update(zip(got_ids.tolist(), got_vectors, strict=True))
+            chosen += [start + i for i, item in enumerate(batch.tolist()) if item in vectors]
+            start += len(batch)
+        rows = np.asarray(chosen, dtype=np.int64)
+        stacked = np.stack([vectors[int(item)] for item in ids[rows]]) if len(rows) else np.zeros((0, dim), np.float32)
+        return _candidates(ids[rows], scores[rows], stacked, wanted)
+
+
+def _without(ids: np.ndarray, exclude: int | None) -> np.ndarray:
+    return ids if exclude is None else ids[ids != exclude]
+
+
+def _candidates(ids: np.ndarray, scores: np.ndarray, vectors: np.ndarray, wanted: int) -> Candidates:
+    complete = len(ids) < wanted  # the pool holds everything there is
+    floor = float(scores[-1]) if len(ids) else -np.inf
+    return Candidates.from_vectors(ids, scores, vectors, complete, floor)

@@ -89,12 +89,9 @@ def document_frequencies(conn: Connection, table: Table, words: Sequence[str]) -
     SQLite counts B-tree entries (0.03 ms)."""
     name = "media_fts" if table == "names" else "text_fts"
     source = "media" if table == "names" else "texts"
-    total = conn.exec_driver_sql(f"SELECT count(*) FROM {source}").scalar() or 0
-    counts = {
-        word: conn.exec_driver_sql(f"SELECT count(*) FROM {name} WHERE {name} MATCH ?", (_quoted(word),)).scalar() or 0
-        for word in words
-    }
-    return int(total), {word: int(count) for word, count in counts.items()}
+    each_word = "".join(f", (SELECT count(*) FROM {name} WHERE {name} MATCH ?)" for _ in words)  # one round trip
+    row = conn.exec_driver_sql(f"SELECT (SELECT count(*) FROM {source}){each_word}", tuple(map(_quoted, words))).one()
+    return int(row[0] or 0), {word: int(count or 0) for word, count in zip(words, row[1:], strict=True)}
 
 
 def match(
