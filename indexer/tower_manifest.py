@@ -1,5 +1,6 @@
 """What a library's ONNX export holds and how well it matched torch: read by every query process (no torch
-here), written by the exporter and by `xmodal eval --runtime` (which decides on the int8 text tower)."""
+here) and by the indexer (which may encode pictures with the int8 image tower), written by the exporter and by
+`xmodal eval --runtime` (which decides on the int8 text tower)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ EXPORT_VERSION = 1  # raised when the exported graphs change: older exports are 
 TEXT_FILE = "text.onnx"
 INT8_TEXT_FILE = "text.int8.onnx"
 IMAGE_FILE = "image.onnx"
+INT8_IMAGE_FILE = "image.int8.onnx"
 VOCAB_FILE = "bpe_simple_vocab_16e6.txt.gz"
 MANIFEST_FILE = "manifest.json"
 
@@ -41,8 +43,10 @@ class TowerManifest:
     text_error: float | None = None  # largest coordinate difference from torch, unit vectors
     text_int8_error: float | None = None
     image_error: float | None = None
+    image_int8_cosine: float | None = None  # lowest cosine of the int8 image tower's vector to torch's
     refused: str | None = None  # why queries cannot use this export at all
     image_refused: str | None = None  # why picture queries cannot (words still can)
+    image_int8_refused: str | None = None  # why the indexer cannot encode pictures with the int8 image tower
     int8_text: bool = False  # chosen by `xmodal eval --runtime` on the library's pairs, never by default
     int8_report: str | None = None  # what that evaluation found
 
@@ -75,3 +79,13 @@ class TowerManifest:
     @property
     def has_image(self) -> bool:
         return self.usable and self.image_refused is None and self.image_size is not None
+
+    @property
+    def has_int8_image(self) -> bool:
+        """An int8 image tower made and checked against torch (the exporter refuses one that strays)."""
+        return self.has_image and self.image_int8_cosine is not None and self.image_int8_refused is None
+
+    @property
+    def int8_image_tried(self) -> bool:
+        """Whether the exporter has made (or refused) the int8 image tower; exports older than it have not."""
+        return self.image_int8_cosine is not None or self.image_int8_refused is not None

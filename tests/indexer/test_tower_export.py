@@ -46,6 +46,8 @@ def test_indexing_exports_a_checked_model_and_onnx_encodes_as_torch_does(cli: Cl
     assert manifest.text_error is not None and manifest.text_error <= tower_export.TOLERANCE
     assert manifest.image_error is not None and manifest.image_error <= tower_export.TOLERANCE
     assert not manifest.int8_text  # never on by default: only `xmodal eval --runtimes` may switch it on
+    assert manifest.has_int8_image and manifest.image_int8_cosine is not None  # for the indexer, checked
+    assert manifest.image_int8_cosine >= tower_export.INT8_IMAGE_MIN_COSINE
     fast, reference = _encoders(cli.library)
     assert np.abs(fast.encode_texts(QUERIES) - reference.encode_texts(QUERIES)).max() < 1e-4  # type: ignore[attr-defined]
     pictures = [picture(5, (640, 480)), picture(6, (33, 90)).convert("L"), picture(7, (20, 12))]
@@ -117,3 +119,19 @@ def test_an_export_that_strays_from_torch_is_refused_and_queries_keep_torch(
         assert lib.reader_encoder("cpu").runtime == "torch"
     assert len(cli.search_json("a photo", "-k", "2")) == 2  # auto: torch answers
     assert "no usable ONNX export" in cli("search", "a photo", "--runtime", "onnx", code=1)
+
+
+def test_an_export_made_before_int8_pictures_gets_its_int8_tower_from_the_next_writer(cli: Cli, tmp_path: Path) -> None:
+    photos = make_photo_folder(tmp_path / "photos", 2)
+    cli.index(photos[0])
+    manifest = _manifest(cli.library)
+    with Library.open_reader(cli.library) as lib:
+        spec = lib.model_spec()
+        assert spec is not None
+        folder = towers_folder(lib.path, spec)
+    (folder / "image.int8.onnx").unlink()
+    manifest.image_int8_cosine = None
+    manifest.write(folder)  # as the exporter wrote it before it made int8 image towers
+    assert not _manifest(cli.library).int8_image_tried
+    cli.index(photos[1])
+    assert (folder / "image.int8.onnx").is_file() and _manifest(cli.library).has_int8_image
