@@ -91,6 +91,7 @@ def index(
     device: DeviceOpt = None,
     batch_size: Annotated[int | None, setting_option("batch_size")] = None,
     workers: Annotated[int | None, setting_option("workers")] = None,
+    index_runtime: Annotated[Runtime | None, setting_option("index_runtime")] = None,
     reindex: Annotated[bool, typer.Option(help="Re-encode everything (e.g. with a new --model).")] = False,
     quiet: QuietOpt = None,
     as_json: JsonOpt = False,
@@ -103,6 +104,7 @@ def index(
         device=device,
         batch_size=batch_size,
         workers=workers,
+        index_runtime=index_runtime,
         quiet=quiet,
     )
     from indexer.ingest import index_paths

@@ -91,7 +91,8 @@ def report_line(report: IndexReport) -> str:
     ]
     if report.texts:
         parts.append(f"{report.texts} sidecar texts")
-    line = ", ".join(parts) + f" in {report.seconds:.1f}s ({rate:.1f} images/s encoded)"
+    through = f" through {report.image_runtime}" if report.encoded else ""
+    line = ", ".join(parts) + f" in {report.seconds:.1f}s ({rate:.1f} images/s encoded{through})"
     if report.interrupted:
         line = "interrupted: " + line + "; run the same command again to resume"
     return line

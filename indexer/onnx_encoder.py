@@ -150,14 +150,15 @@ def find_export(library: Path, spec: ModelSpec) -> tuple[Path, TowerManifest] | 
     return folder, manifest
 
 
-def open_session(path: Path, brief: bool = False) -> Any:
-    """`brief`: for a call or two (see the module's docstring)."""
+def open_session(path: Path, brief: bool = False, threads: int = MAX_THREADS) -> Any:
+    """A CPU session on at most `threads` threads (and the machine's cores), which never spin-wait. `brief`: for
+    a call or two (see the module's docstring); the indexer's sessions run batch after batch, so they repack."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     if brief:
         options.add_session_config_entry("session.disable_prepacking", "1")
-    options.intra_op_num_threads = max(1, min(MAX_THREADS, os.cpu_count() or 1))
+    options.intra_op_num_threads = max(1, min(threads, os.cpu_count() or 1))
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3  # its warnings are about graph details a user cannot act on

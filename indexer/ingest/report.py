@@ -53,6 +53,7 @@ class IndexReport:
     failed: int = 0
     texts: int = 0
     encode_batches: int = 0
+    image_runtime: str = "torch"  # what encoded the pictures: torch, onnx or onnx-int8
     seconds: float = 0.0
     interrupted: bool = False
     unreadable_dirs: list[str] = field(default_factory=list)

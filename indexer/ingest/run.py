@@ -1,7 +1,8 @@
 """An indexing run, composed from its stages: scan → plan → read+decode (threads) → encode (batches) → write.
 
 Decoding runs in a thread pool, a bounded window ahead of the encoder; each full batch is encoded in one
-call and committed as one catalog transaction; the ANN index is checkpointed every `checkpoint_seconds`.
+call (by torch or the library's ONNX export: pictures.py) and committed as one catalog transaction; the ANN
+index is checkpointed every `checkpoint_seconds`.
 Ctrl-C (and SIGTERM, which the CLI turns into it) finishes the batch in hand and writes the index.
 """
 
@@ -19,6 +20,7 @@ from indexer.encoder import Encoder
 from indexer.ingest.batch import Batch, ToEncode, WithoutVector, WithVector
 from indexer.ingest.encode import encode_batch
 from indexer.ingest.known_content import ContentMatcher, Copy, Move, ReadAgain, Touch
+from indexer.ingest.pictures import picture_encoder
 from indexer.ingest.plan import Plan, PlannedFile, plan_run, split_existing
 from indexer.ingest.read import Decoded, Failed, FileReader, KnownContent, ReadLimits, ReadOutcome, Vanished
 from indexer.ingest.records import failed_record, ok_record
@@ -50,7 +52,8 @@ class IndexRun:
         self.settings = settings
         self.settle_seconds = settle_seconds
         self.keep_missing = keep_missing
-        self.report = IndexReport()
+        self.pictures = picture_encoder(library.path, encoder, settings.index_runtime)
+        self.report = IndexReport(image_runtime=self.pictures.runtime)
         self.times = self.report.stages
         self.writer = LibraryWriter(
             self.catalog,
@@ -68,7 +71,7 @@ class IndexRun:
         reader = FileReader(
             ReadLimits(self.settings.max_file_bytes, self.settings.max_image_pixels),
             self.encoder.image_size,
-            self.encoder.image_tensor,
+            self.pictures.image_tensor,
             plan.known_hashes,
         )
         matcher = ContentMatcher(self.catalog, plan.missing, self.encoder.dim)
@@ -172,7 +175,7 @@ class IndexRun:
         (its moves and touches are idempotent; its records were rolled back)."""
         batch = self._batch
         with self.times.measure("encode"):
-            encoded = encode_batch(self.encoder, batch)
+            encoded = encode_batch(self.pictures, batch)
         with self.times.measure("write"):
             self.writer.write(encoded)
         self._batch = Batch()

@@ -1,0 +1,94 @@
+"""Indexing through the library's ONNX export: fp32 writes the vectors torch writes, int8 (what `auto` picks on a
+CPU) stays within the exporter's cosine of them, and torch remains the fallback where no checked export exists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer import tower_export
+from indexer.library import Library
+from indexer.tower_manifest import TowerManifest, towers_folder
+from tests.conftest import Cli, TinyModel, make_photo_folder
+
+
+def _vectors(library: Path) -> dict[str, np.ndarray]:
+    with Library.open_reader(library) as lib:
+        paths = {row.id: row.path for row in lib.catalog.known_files(["/"]).values()}
+        ids, vectors = lib.catalog.fetch_vectors("media", sorted(paths), lib.dim())
+    return {paths[int(i)]: vector for i, vector in zip(ids, vectors, strict=True)}
+
+
+def _manifest(library: Path) -> TowerManifest:
+    with Library.open_reader(library) as lib:
+        spec = lib.model_spec()
+        assert spec is not None
+        found = TowerManifest.read(towers_folder(lib.path, spec))
+    assert found is not None
+    return found
+
+
+def _index_with(tmp_path: Path, tiny_model: TinyModel, photos: list[Path], name: str, runtime: str) -> Cli:
+    cli = Cli(tmp_path / name, tiny_model)
+    report = cli.index(*photos, extra=("--index-runtime", runtime))
+    assert report["added"] == len(photos)
+    assert report["image_runtime"] == runtime
+    return cli
+
+
+def test_onnx_indexing_writes_torch_vectors_and_int8_stays_within_the_checked_cosine(
+    tmp_path: Path, tiny_model: TinyModel
+) -> None:
+    photos = make_photo_folder(tmp_path / "photos", 40)  # more than one batch of 32
+    reference = _vectors(_index_with(tmp_path, tiny_model, photos, "torch", "torch").library)
+    fp32 = _vectors(_index_with(tmp_path, tiny_model, photos, "onnx", "onnx").library)
+    int8_library = _index_with(tmp_path, tiny_model, photos, "int8", "onnx-int8").library
+    int8 = _vectors(int8_library)
+    assert sorted(reference) == sorted(fp32) == sorted(int8) == sorted(str(photo) for photo in photos)
+    for path, vector in reference.items():
+        assert np.abs(fp32[path] - vector).max() < 1e-4
+        assert float(int8[path] @ vector) >= tower_export.INT8_IMAGE_MIN_COSINE
+    manifest = _manifest(int8_library)
+    assert manifest.has_int8_image and manifest.image_int8_cosine is not None
+    assert manifest.image_int8_cosine >= tower_export.INT8_IMAGE_MIN_COSINE
+
+
+def test_auto_indexes_through_int8_on_a_cpu_and_the_setting_can_ask_for_torch(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    photos = make_photo_folder(tmp_path / "photos", 3)
+    assert cli.index(photos[0])["image_runtime"] == "onnx-int8"
+    monkeypatch.setenv("XMODAL_INDEX_RUNTIME", "torch")
+    assert cli.index(photos[1])["image_runtime"] == "torch"
+    line = cli("index", str(photos[2]), "--index-runtime", "onnx")
+    assert "images/s encoded through onnx)" in line
+    assert len(_vectors(cli.library)) == 3
+
+
+def test_without_a_checked_export_auto_indexes_through_torch_and_onnx_is_refused(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tower_export, "TOLERANCE", -1.0)  # every export is refused
+    monkeypatch.setattr(tower_export, "_memo", tower_export._Memo())
+    photos = make_photo_folder(tmp_path / "photos", 2)
+    assert cli.index(photos[0])["image_runtime"] == "torch"
+    out = cli("index", str(photos[1]), "--index-runtime", "onnx", code=1)
+    assert "holds no usable onnx image tower" in out and "--index-runtime torch" in out
+    assert len(_vectors(cli.library)) == 1  # refused before anything was read
+
+
+def test_an_int8_tower_that_strays_is_refused_and_auto_keeps_torch(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tower_export, "INT8_IMAGE_MIN_COSINE", 1.01)  # no int8 vector is that close
+    monkeypatch.setattr(tower_export, "_memo", tower_export._Memo())
+    photos = make_photo_folder(tmp_path / "photos", 3)
+    assert cli.index(photos[0])["image_runtime"] == "torch"
+    manifest = _manifest(cli.library)
+    assert manifest.has_image and not manifest.has_int8_image
+    assert manifest.image_int8_refused is not None and "strays from torch" in manifest.image_int8_refused
+    assert cli.index(photos[1], extra=("--index-runtime", "onnx"))["image_runtime"] == "onnx"
+    out = cli("index", str(photos[2]), "--index-runtime", "onnx-int8", code=1)
+    assert "no usable onnx-int8 image tower" in out and "strays from torch" in out
