@@ -74,12 +74,12 @@ def ensure_exported(library: Path, spec: ModelSpec, text: TextTower, image: Imag
     folder = towers_folder(library, spec)
     found = TowerManifest.read(folder)
     if found is not None and found.matches(spec):
-        if found.has_image and not found.int8_image_tried:  # exported before the indexer used an int8 tower
+        # Exported before the indexer used an int8 image tower. Without onnxruntime it is left untried (not
+        # refused), so that the first writer after onnxruntime is installed makes it.
+        if found.has_image and not found.int8_image_tried and _onnxruntime_importable():
             _add_int8_image(folder, found, image)
         return found if found.usable else None
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
+    if not _onnxruntime_importable():
         log.warning("onnxruntime is not installed: queries will load torch (pip install onnxruntime)")
         return None
     with _memo.lock:
@@ -95,6 +95,14 @@ def ensure_exported(library: Path, spec: ModelSpec, text: TextTower, image: Imag
     if not manifest.usable:
         log.warning("queries on this library will use torch: %s", manifest.refused)
     return _usable(manifest)
+
+
+def _onnxruntime_importable() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _usable(manifest: TowerManifest | None) -> TowerManifest | None:
@@ -202,8 +210,12 @@ def _add_int8_image(folder: Path, manifest: TowerManifest, tower: ImageTower) ->
     if tower.visual is None or prepare is None:
         return
     log.info("adding the int8 image tower to the library's export (once)")
-    reference, ours = _check_pictures(tower, prepare)
-    _export_int8_image(folder, manifest, ours, _torch_vectors(_on_cpu(tower.visual), reference))
+    try:
+        reference, ours = _check_pictures(tower, prepare)
+        _export_int8_image(folder, manifest, ours, _torch_vectors(_on_cpu(tower.visual), reference))
+    except Exception as exc:  # an option of the indexer's: its failure must not stop the writer that tried it
+        log.info("no int8 image tower", exc_info=True)
+        manifest.image_int8_refused = f"the int8 image tower could not be made ({type(exc).__name__}: {exc})"
     manifest.write(folder)
 
 
@@ -268,10 +280,11 @@ def _quantize(
                 str(source), str(out), weight_type=QuantType.QInt8, op_types_to_quantize=ops, per_channel=per_channel
             )
             atomic_write_bytes(target, out.read_bytes())
+        # Run inside the try: an int8 copy that ONNX Runtime cannot run costs that copy, not the whole export.
+        return _run(target, name, value)
     except Exception as exc:  # quantisation is an option: its failure costs nothing but the option
         log.info("no int8 copy of %s: %s", source.name, exc)
         return None
-    return _run(target, name, value)
 
 
 def _run(path: Path, name: str, value: np.ndarray) -> np.ndarray:

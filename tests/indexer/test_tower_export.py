@@ -124,14 +124,60 @@ def test_an_export_that_strays_from_torch_is_refused_and_queries_keep_torch(
 def test_an_export_made_before_int8_pictures_gets_its_int8_tower_from_the_next_writer(cli: Cli, tmp_path: Path) -> None:
     photos = make_photo_folder(tmp_path / "photos", 2)
     cli.index(photos[0])
-    manifest = _manifest(cli.library)
-    with Library.open_reader(cli.library) as lib:
+    folder = _as_before_int8_pictures(cli.library)
+    assert not _manifest(cli.library).int8_image_tried
+    cli.index(photos[1])
+    assert (folder / "image.int8.onnx").is_file() and _manifest(cli.library).has_int8_image
+
+
+def _as_before_int8_pictures(library: Path) -> Path:
+    """Rewrite the library's export as the exporter wrote it before it made int8 image towers."""
+    manifest = _manifest(library)
+    with Library.open_reader(library) as lib:
         spec = lib.model_spec()
         assert spec is not None
         folder = towers_folder(lib.path, spec)
     (folder / "image.int8.onnx").unlink()
     manifest.image_int8_cosine = None
-    manifest.write(folder)  # as the exporter wrote it before it made int8 image towers
-    assert not _manifest(cli.library).int8_image_tried
-    cli.index(photos[1])
-    assert (folder / "image.int8.onnx").is_file() and _manifest(cli.library).has_int8_image
+    manifest.write(folder)
+    return folder
+
+
+def test_an_old_export_is_left_untried_without_onnxruntime_and_a_failed_int8_tower_stops_no_writer(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    photos = make_photo_folder(tmp_path / "photos", 3)
+    cli.index(photos[0])
+    folder = _as_before_int8_pictures(cli.library)
+    with monkeypatch.context() as patched:
+        patched.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime raises ImportError
+        assert cli.index(photos[1])["image_runtime"] == "torch"
+    assert not _manifest(cli.library).int8_image_tried  # not refused for good: a later writer may make it
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("no room")
+
+    monkeypatch.setattr(tower_export, "_check_pictures", broken)
+    assert cli.index(photos[2])["image_runtime"] == "torch"  # the writer went on, through torch
+    manifest = _manifest(cli.library)
+    assert manifest.has_image and not manifest.has_int8_image
+    assert manifest.image_int8_refused is not None and "no room" in manifest.image_int8_refused
+    assert not (folder / "image.int8.onnx").exists()
+
+
+def test_an_int8_tower_onnx_runtime_cannot_run_costs_only_that_tower(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tower_export, "_memo", tower_export._Memo())
+    run = tower_export._run
+
+    def int8_fails(path: Path, name: str, value: np.ndarray) -> np.ndarray:
+        if path.name == "image.int8.onnx":
+            raise RuntimeError("unsupported op")
+        return run(path, name, value)
+
+    monkeypatch.setattr(tower_export, "_run", int8_fails)
+    assert cli.index(*make_photo_folder(tmp_path / "photos", 2))["image_runtime"] == "torch"
+    manifest = _manifest(cli.library)
+    assert manifest.usable and manifest.has_image and manifest.text_int8_error is not None
+    assert not manifest.has_int8_image and manifest.image_int8_refused == "the image tower could not be quantised"
