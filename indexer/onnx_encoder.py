@@ -87,7 +87,7 @@ class OnnxEncoder:
         session = self._text_session()
         tokenizer = self._clip_tokenizer()
         parts = [
-            _unit(session.run(None, {"tokens": tokenizer.trimmed(list(texts[start : start + batch_size]))})[0])
+            unit_rows(session.run(None, {"tokens": tokenizer.trimmed(list(texts[start : start + batch_size]))})[0])
             for start in range(0, len(texts), batch_size)
         ]
         return np.concatenate(parts)
@@ -99,7 +99,7 @@ class OnnxEncoder:
             return self._pictures().encode_images(images)
         prepare = self._preprocess()
         pixels = np.stack([prepare(image) for image in images]).astype(np.float32)
-        return _unit(self._session(IMAGE_FILE).run(None, {"pixels": pixels})[0])
+        return unit_rows(self._session(IMAGE_FILE).run(None, {"pixels": pixels})[0])
 
     # -- lazily made parts --------------------------------------------------------------------
 
@@ -165,6 +165,7 @@ def open_session(path: Path, brief: bool = False, threads: int = MAX_THREADS) ->
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def _unit(features: np.ndarray) -> np.ndarray:
+def unit_rows(features: np.ndarray) -> np.ndarray:
+    """Each row scaled to length 1, as float32: what a tower's outputs become before they are compared or stored."""
     norms = np.linalg.norm(features, axis=1, keepdims=True)
     return (features / np.maximum(norms, 1e-12)).astype(np.float32)

@@ -30,6 +30,7 @@ from PIL import Image
 
 from core.files import atomic_write_bytes, fsync_dir
 from indexer.model_spec import ModelSpec
+from indexer.onnx_encoder import unit_rows
 from indexer.tower_manifest import (
     IMAGE_FILE,
     INT8_IMAGE_FILE,
@@ -291,9 +292,7 @@ def _run(path: Path, name: str, value: np.ndarray) -> np.ndarray:
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    output = session.run(None, {name: value})[0]
-    norms = np.linalg.norm(output, axis=1, keepdims=True)
-    return (output / np.maximum(norms, 1e-12)).astype(np.float32)
+    return unit_rows(session.run(None, {name: value})[0])
 
 
 def _difference(a: np.ndarray, b: np.ndarray) -> float:

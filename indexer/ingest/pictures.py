@@ -8,6 +8,7 @@ preparation bit for bit, the int8 tower to a cosine of 0.999.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import Sequence
 from functools import lru_cache
@@ -19,8 +20,9 @@ import torch
 
 from core.errors import ModelError
 from indexer.encoder import Encoder
-from indexer.onnx_encoder import find_export, open_session
-from indexer.tower_manifest import IMAGE_FILE, INT8_IMAGE_FILE, TowerManifest
+from indexer.model_spec import ModelSpec
+from indexer.onnx_encoder import open_session, unit_rows
+from indexer.tower_manifest import IMAGE_FILE, INT8_IMAGE_FILE, TowerManifest, towers_folder
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -64,31 +66,45 @@ class OnnxPictures:
     def encode_image_tensors(self, batch: Sequence[torch.Tensor]) -> np.ndarray:
         pixels = np.stack([tensor.numpy() for tensor in batch])
         session = _session(str(self._path), self._path.stat().st_mtime_ns, torch.get_num_threads())
-        features = session.run(None, {"pixels": pixels})[0]
-        norms = np.linalg.norm(features, axis=1, keepdims=True)
-        return (features / np.maximum(norms, 1e-12)).astype(np.float32)
+        return unit_rows(session.run(None, {"pixels": pixels})[0])
 
 
 def picture_encoder(library: Path, encoder: Encoder, choice: Runtime) -> PictureEncoder:
-    """The runtime `choice` names: torch; onnx or onnx-int8 (an error where the library's export lacks it); or
-    auto: the int8 image tower where the export holds a checked one and the model runs on a CPU, else torch."""
+    """The runtime `choice` names: torch; onnx or onnx-int8 (an error, saying why, where the library's export
+    lacks it); or auto: the int8 image tower where the export holds a checked one and the model runs on a CPU,
+    else torch. Called after the writer has made (or completed) the export, so what is missing now stays missing
+    for this run."""
     if choice == "torch" or (choice == "auto" and encoder.device.type != "cpu"):
         return encoder
-    found = find_export(library, encoder.spec)
     int8 = choice in ("auto", "onnx-int8")
-    if found is not None and (found[1].has_int8_image if int8 else found[1].has_image):
-        return OnnxPictures(found[0], found[1], int8=int8)
+    folder = towers_folder(library, encoder.spec)
+    manifest = TowerManifest.read(folder)
+    why = _why_not(manifest, encoder.spec, int8)
+    if why is None:
+        assert manifest is not None
+        return OnnxPictures(folder, manifest, int8=int8)
     if choice == "auto":
-        log.info("pictures go through torch: the library's export holds no checked int8 image tower")
+        log.info("pictures go through torch: %s", why)
         return encoder
-    reason = None
-    if found is not None:
-        reason = found[1].image_refused or (found[1].image_int8_refused if int8 else None)
     raise ModelError(
-        f"the library at {library} holds no usable {choice} image tower of {encoder.spec.describe()}"
-        + (f" ({reason})" if reason else ""),
-        "use --index-runtime torch (or auto), or install onnxruntime and run the writer again to export the model",
+        f"the library at {library} holds no usable {choice} image tower of {encoder.spec.describe()} ({why})",
+        "use --index-runtime torch (or auto)",
     )
+
+
+def _why_not(manifest: TowerManifest | None, spec: ModelSpec, int8: bool) -> str | None:
+    """Why the export cannot encode pictures (as int8 or fp32), or None where it can."""
+    if importlib.util.find_spec("onnxruntime") is None:
+        return "onnxruntime is not installed: pip install onnxruntime"
+    if manifest is None or not manifest.matches(spec):
+        return "it holds no ONNX export of this model"
+    if not manifest.usable:
+        return manifest.refused or "its ONNX export is incomplete"
+    if not manifest.has_image:
+        return manifest.image_refused or "its ONNX export holds no image tower"
+    if int8 and not manifest.has_int8_image:
+        return manifest.image_int8_refused or "its ONNX export holds no int8 image tower yet"
+    return None
 
 
 @lru_cache(maxsize=2)

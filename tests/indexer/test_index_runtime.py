@@ -3,6 +3,7 @@ CPU) stays within the exporter's cosine of them, and torch remains the fallback 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +77,7 @@ def test_without_a_checked_export_auto_indexes_through_torch_and_onnx_is_refused
     assert cli.index(photos[0])["image_runtime"] == "torch"
     out = cli("index", str(photos[1]), "--index-runtime", "onnx", code=1)
     assert "holds no usable onnx image tower" in out and "--index-runtime torch" in out
+    assert "differs from torch" in out  # the export's own refusal says why
     assert len(_vectors(cli.library)) == 1  # refused before anything was read
 
 
@@ -92,3 +94,13 @@ def test_an_int8_tower_that_strays_is_refused_and_auto_keeps_torch(
     assert cli.index(photos[1], extra=("--index-runtime", "onnx"))["image_runtime"] == "onnx"
     out = cli("index", str(photos[2]), "--index-runtime", "onnx-int8", code=1)
     assert "no usable onnx-int8 image tower" in out and "strays from torch" in out
+
+
+def test_without_onnxruntime_auto_indexes_through_torch_and_onnx_int8_says_what_to_install(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    photos = make_photo_folder(tmp_path / "photos", 2)
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime raises ImportError
+    assert cli.index(photos[0])["image_runtime"] == "torch"
+    out = cli("index", str(photos[1]), "--index-runtime", "onnx-int8", code=1)
+    assert "onnxruntime is not installed: pip install onnxruntime" in out
