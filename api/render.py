@@ -93,6 +93,11 @@ def report_line(report: IndexReport) -> str:
         parts.append(f"{report.texts} sidecar texts")
     through = f" through {report.image_runtime}" if report.encoded else ""
     line = ", ".join(parts) + f" in {report.seconds:.1f}s ({rate:.1f} images/s encoded{through})"
+    if report.mixes_with:
+        line += (
+            f"; the library's earlier pictures were encoded through {', '.join(report.mixes_with)}"
+            " (xmodal index --reindex re-encodes them all through one)"
+        )
     if report.interrupted:
         line = "interrupted: " + line + "; run the same command again to resume"
     return line
@@ -107,6 +112,11 @@ def print_stats(console: Console, stats: dict[str, Any], as_json: bool) -> None:
     table.add_column(overflow="fold")
     for key in ("library", "model", "dim", "images", "failed", "texts", "text_sources", "disk_bytes"):
         table.add_row(key, str(stats.get(key, "")))
+    encoded_by = stats.get("pictures_encoded_by") or []
+    if len(encoded_by) > 1:
+        table.add_row("pictures", f"encoded through {', '.join(encoded_by)}, mixed (xmodal index --reindex: one)")
+    elif encoded_by:
+        table.add_row("pictures", f"encoded through {encoded_by[0]}")
     for name, info in stats["indexes"].items():
         desc = f"{info['kind']}" + (f" nlist={info['nlist']}" if info["kind"] == "ivf" else "")
         desc += f", {info['count']} vectors" + ("" if info["current"] else " (catching up with the catalog)")

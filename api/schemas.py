@@ -138,6 +138,10 @@ class StatsOut(BaseModel):
     disk_bytes: int = Field(description="Catalog, index generations, caches and thumbnails.")
     thumbnail_bytes: int = Field(description="The thumbnail cache's part, counted at most every few minutes.")
     indexes: dict[str, IndexOut]
+    pictures_encoded_by: list[str] = Field(
+        default_factory=list,
+        description="What encoded the library's picture vectors (torch, onnx, onnx-int8); more than one: mixed.",
+    )
     queries: QueriesOut | None
     failures: list[FailureOut]
 

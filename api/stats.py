@@ -136,6 +136,7 @@ def library_stats(library: Library, thumbnails: FolderSizes = thumbnail_sizes) -
         "disk_bytes": library_bytes(library) + thumbnail_bytes,
         "thumbnail_bytes": thumbnail_bytes,
         "indexes": indexes,
+        "pictures_encoded_by": catalog.image_runtimes(),
         "queries": export_state(library.path, spec) if spec is not None else None,
         "failures": [{"path": path, "reason": reason} for path, reason in catalog.failures()],
     }

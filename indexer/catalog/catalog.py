@@ -47,6 +47,9 @@ from indexer.catalog.schema import (
     texts,
 )
 
+# The meta key that lists what encoded the library's picture vectors (Catalog.image_runtimes).
+IMAGE_RUNTIMES = "image_runtimes"
+
 
 def pack(vector: np.ndarray) -> bytes:
     return np.ascontiguousarray(vector, dtype="<f4").tobytes()
@@ -425,8 +428,30 @@ class Catalog:
                 self._bump(conn, collection)
             conn.execute(update(media).values(size=-1))  # makes every file look changed
             conn.execute(update(text_sources).values(size=-1))
+            conn.execute(delete(meta).where(meta.c.key == IMAGE_RUNTIMES))  # what encoded them goes with them
 
     # -- stats --------------------------------------------------------------------------------
+
+    def image_runtimes(self) -> list[str]:
+        """What encoded the picture vectors the library holds (torch, onnx, onnx-int8), in the order they first
+        did; recorded by each indexing run before it writes, forgotten with the vectors. Their vectors differ a
+        little (int8 within the export's checked cosine of torch's), so a library that holds more than one says
+        so. A library indexed before this was recorded holds torch's: the only runtime there was."""
+        if not self.holds_media_vectors():
+            return []
+        recorded = self.get_json(IMAGE_RUNTIMES)
+        return ["torch"] if recorded is None else [str(runtime) for runtime in recorded]
+
+    def add_image_runtime(self, runtime: str) -> list[str]:
+        """Record that `runtime` encodes picture vectors of this library too; returns those that did before."""
+        before = self.image_runtimes()
+        self.set_json(IMAGE_RUNTIMES, before if runtime in before else [*before, runtime])
+        return before
+
+    def holds_media_vectors(self) -> bool:
+        """Whether any picture has a vector; one row read, not a count."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(media_vectors.c.id).limit(1)).first() is not None
 
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:

@@ -54,6 +54,9 @@ class IndexReport:
     texts: int = 0
     encode_batches: int = 0
     image_runtime: str = "torch"  # what encoded the pictures: torch, onnx or onnx-int8
+    # On the run that first encodes pictures through a runtime the library's earlier vectors did not come from:
+    # those runtimes (the library now mixes them; `xmodal stats` says so from then on).
+    mixes_with: list[str] = field(default_factory=list)
     seconds: float = 0.0
     interrupted: bool = False
     unreadable_dirs: list[str] = field(default_factory=list)

@@ -62,6 +62,7 @@ class IndexRun:
             settings.checkpoint_seconds,
         )
         self._batch = Batch()
+        self._runtime_recorded = False
 
     def run(self, paths: Iterable[str | Path], progress: ProgressReporter, gone: Iterable[str] = ()) -> IndexReport:
         """Bring the catalog in line with the disk under `paths` and `gone`. A path that does not exist is gone:
@@ -174,6 +175,8 @@ class IndexRun:
         """Encode and commit the batch in hand. Interrupted midway, it stays in hand for the next call to finish
         (its moves and touches are idempotent; its records were rolled back)."""
         batch = self._batch
+        if batch.tensors() and not self._runtime_recorded:
+            self._record_runtime()
         with self.times.measure("encode"):
             encoded = encode_batch(self.pictures, batch)
         with self.times.measure("write"):
@@ -184,6 +187,16 @@ class IndexRun:
         if self.writer.checkpoint_due():
             with self.times.measure("checkpoint"):
                 self.writer.checkpoint()
+
+    def _record_runtime(self) -> None:
+        """Say in the catalog what encodes this run's pictures, before its first vectors are written (a crash in
+        between records one runtime too many, never one too few)."""
+        runtime = self.pictures.runtime
+        earlier = self.catalog.add_image_runtime(runtime)
+        if earlier and runtime not in earlier:
+            self.report.mixes_with = earlier
+            log.info("this library's pictures now mix vectors from %s and %s", ", ".join(earlier), runtime)
+        self._runtime_recorded = True
 
     def _remove_missing(self, plan: Plan) -> None:
         """Rows still missing at the end are removed, except those the caller keeps a while: a move reported in

@@ -3,6 +3,7 @@ CPU) stays within the exporter's cosine of them, and torch remains the fallback 
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -104,3 +105,22 @@ def test_without_onnxruntime_auto_indexes_through_torch_and_onnx_int8_says_what_
     assert cli.index(photos[0])["image_runtime"] == "torch"
     out = cli("index", str(photos[1]), "--index-runtime", "onnx-int8", code=1)
     assert "onnxruntime is not installed: pip install onnxruntime" in out
+
+
+def test_the_library_records_what_encoded_its_pictures_and_says_when_it_mixes_runtimes(
+    cli: Cli, tmp_path: Path
+) -> None:
+    photos = make_photo_folder(tmp_path / "photos", 4)
+    assert cli.index(photos[0], extra=("--index-runtime", "torch"))["mixes_with"] == []
+    assert cli.stats()["pictures_encoded_by"] == ["torch"]
+    with sqlite3.connect(cli.library / "catalog.sqlite") as db:  # as a library indexed before this was recorded
+        db.execute("DELETE FROM meta WHERE key = 'image_runtimes'")
+    assert cli.stats()["pictures_encoded_by"] == ["torch"]  # torch was the only runtime then
+    assert cli.index(photos[1])["mixes_with"] == ["torch"]  # auto: int8 vectors beside torch's
+    assert cli.stats()["pictures_encoded_by"] == ["torch", "onnx-int8"]
+    assert "encoded through torch, onnx-int8, mixed" in cli("stats")
+    line = cli("index", str(photos[2]))
+    assert "the library's earlier pictures were encoded through torch" not in line  # said once, when it began
+    assert cli.index(photos[3], extra=("--reindex",))["mixes_with"] == []
+    assert cli.stats()["pictures_encoded_by"] == ["onnx-int8"]
+    assert "mixed" not in cli("stats")
