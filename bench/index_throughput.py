@@ -130,8 +130,9 @@ batch {args.batch_size}, {args.workers} decode workers; medians of {args.repeats
 
 End to end covers scan, read, hash, decode (JPEG draft mode), preprocess, encode and the catalog
 writes; model-only encodes already-preprocessed tensors. The re-run column is a second `index` of
-the same unchanged folder (no image read). `auto` encodes with the export's int8 image tower on a CPU (vectors
-within cosine 0.999 of torch's) and prepares pictures in numpy; torch is the reference."""
+the same unchanged folder (no image read). `auto` encodes with the export's int8 image tower on a CPU (checked
+within cosine 0.999 of torch's on the exporter's sample pictures; the weights here are random, so these rows
+measure speed only) and prepares pictures in numpy; torch is the reference."""
     write_section("index_throughput", body)
 
 

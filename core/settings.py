@@ -67,9 +67,10 @@ class Settings(BaseSettings):
     )
     index_runtime: Runtime = Field(
         default="auto",
-        description="What encodes pictures while indexing: onnx-int8 (the library's checked int8 image tower, 2.5x"
-        " torch's images/s on a CPU, vectors within cosine 0.999 of torch's), onnx (its fp32 image tower), torch (the"
-        " reference), or auto (onnx-int8 on a CPU where the export holds a checked one; else torch).",
+        description="What encodes pictures while indexing: onnx-int8 (the library's int8 image tower, 2.5x torch's"
+        " images/s on a CPU, refused by the exporter below cosine 0.999 to torch on its sample pictures), onnx (its"
+        " fp32 image tower), torch (the reference), or auto (onnx-int8 on a CPU where the export holds a checked"
+        " one; else torch). A library whose pictures came through more than one runtime says so in xmodal stats.",
     )
 
     # Index shape and search.
