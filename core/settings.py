@@ -69,8 +69,10 @@ class Settings(BaseSettings):
         default="auto",
         description="What encodes pictures while indexing: onnx-int8 (the library's int8 image tower, 2.5x torch's"
         " images/s on a CPU, refused by the exporter below cosine 0.999 to torch on its sample pictures), onnx (its"
-        " fp32 image tower), torch (the reference), or auto (onnx-int8 on a CPU where the export holds a checked"
-        " one; else torch). A library whose pictures came through more than one runtime says so in xmodal stats.",
+        " fp32 image tower), torch (the reference), or auto, which never mixes runtimes in a library: what encoded its"
+        " pictures so far if it holds any (a library indexed through torch stays torch's until --reindex); else"
+        " onnx-int8 on a CPU where the export holds a checked one; else torch. A library whose pictures came"
+        " through more than one runtime (asked for by name) says so in xmodal stats.",
     )
 
     # Index shape and search.

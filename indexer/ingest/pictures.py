@@ -69,14 +69,21 @@ class OnnxPictures:
         return unit_rows(session.run(None, {"pixels": pixels})[0])
 
 
-def picture_encoder(library: Path, encoder: Encoder, choice: Runtime) -> PictureEncoder:
+def picture_encoder(library: Path, encoder: Encoder, choice: Runtime, earlier: Sequence[str] = ()) -> PictureEncoder:
     """The runtime `choice` names: torch; onnx or onnx-int8 (an error, saying why, where the library's export
-    lacks it); or auto: the int8 image tower where the export holds a checked one and the model runs on a CPU,
-    else torch. Called after the writer has made (or completed) the export, so what is missing now stays missing
-    for this run."""
+    lacks it); or auto, which never mixes runtimes in one library: the runtime that encoded the library's
+    `earlier` pictures where it holds any (a library indexed through torch stays torch's until --reindex), else
+    the int8 image tower where the export holds a checked one and the model runs on a CPU, else torch. Called
+    after the writer has made (or completed) the export, so what is missing now stays missing for this run."""
     if choice == "torch" or (choice == "auto" and encoder.device.type != "cpu"):
         return encoder
-    int8 = choice in ("auto", "onnx-int8")
+    if choice == "auto" and earlier:
+        if earlier[0] not in ("onnx", "onnx-int8"):
+            log.info("pictures go through %s, as this library's earlier ones did", earlier[0])
+            return encoder
+        int8 = earlier[0] == "onnx-int8"
+    else:
+        int8 = choice in ("auto", "onnx-int8")
     folder = towers_folder(library, encoder.spec)
     manifest = TowerManifest.read(folder)
     why = _why_not(manifest, encoder.spec, int8)

@@ -52,7 +52,7 @@ class IndexRun:
         self.settings = settings
         self.settle_seconds = settle_seconds
         self.keep_missing = keep_missing
-        self.pictures = picture_encoder(library.path, encoder, settings.index_runtime)
+        self.pictures = picture_encoder(library.path, encoder, settings.index_runtime, self.catalog.image_runtimes())
         self.report = IndexReport(image_runtime=self.pictures.runtime)
         self.times = self.report.stages
         self.writer = LibraryWriter(

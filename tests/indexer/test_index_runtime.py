@@ -107,20 +107,25 @@ def test_without_onnxruntime_auto_indexes_through_torch_and_onnx_int8_says_what_
     assert "onnxruntime is not installed: pip install onnxruntime" in out
 
 
-def test_the_library_records_what_encoded_its_pictures_and_says_when_it_mixes_runtimes(
+def test_the_library_records_what_encoded_its_pictures_auto_never_mixes_and_a_mix_asked_for_is_said(
     cli: Cli, tmp_path: Path
 ) -> None:
-    photos = make_photo_folder(tmp_path / "photos", 4)
+    photos = make_photo_folder(tmp_path / "photos", 5)
     assert cli.index(photos[0], extra=("--index-runtime", "torch"))["mixes_with"] == []
     assert cli.stats()["pictures_encoded_by"] == ["torch"]
     with sqlite3.connect(cli.library / "catalog.sqlite") as db:  # as a library indexed before this was recorded
         db.execute("DELETE FROM meta WHERE key = 'image_runtimes'")
     assert cli.stats()["pictures_encoded_by"] == ["torch"]  # torch was the only runtime then
-    assert cli.index(photos[1])["mixes_with"] == ["torch"]  # auto: int8 vectors beside torch's
+    report = cli.index(photos[1])  # auto on a library of torch's vectors: torch's again, not int8 beside them
+    assert report["image_runtime"] == "torch" and report["mixes_with"] == []
+    assert cli.index(photos[2], extra=("--index-runtime", "onnx-int8"))["mixes_with"] == ["torch"]  # asked for
     assert cli.stats()["pictures_encoded_by"] == ["torch", "onnx-int8"]
     assert "encoded through torch, onnx-int8, mixed" in cli("stats")
-    line = cli("index", str(photos[2]))
+    line = cli("index", str(photos[3]))
+    assert "encoded through torch)" in line  # auto follows the library's first runtime
     assert "the library's earlier pictures were encoded through torch" not in line  # said once, when it began
-    assert cli.index(photos[3], extra=("--reindex",))["mixes_with"] == []
+    report = cli.index(photos[4], extra=("--reindex",))  # every vector anew: auto's own choice, one runtime
+    assert report["image_runtime"] == "onnx-int8" and report["mixes_with"] == []
     assert cli.stats()["pictures_encoded_by"] == ["onnx-int8"]
     assert "mixed" not in cli("stats")
+    assert cli.index(make_photo_folder(tmp_path / "more", 1)[0])["image_runtime"] == "onnx-int8"  # and keeps it
