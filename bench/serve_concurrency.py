@@ -1,5 +1,5 @@
 """Does `xmodal serve` answer more text queries per second with 8 concurrent clients than with 1, with query
-batching on and off? Both servers in one run, so that the numbers compare.
+batching on and off, in one process or two? The servers run in one run, so that the numbers compare.
 
     python -m bench.serve_concurrency [--items 100000] [--seconds 20] [--clients 1,8] [--rounds 2] [--library DIR]
 
@@ -7,8 +7,8 @@ The library has ViT-B-32's architecture with random weights (bench/query_speed.p
 model; its ONNX export encodes each query) and 100k items (synthetic 512-d vectors, IVF index). Every request
 is a new text, so the server's query-vector cache never answers and every request is encoded.
 
-Two servers run side by side, one with XMODAL_QUERY_BATCHING=true and one with =false (an idle one takes no
-CPU); each (batching, clients) row gets --seconds in all, in --rounds slices taken in turn, so that load from
+Three servers run side by side: one process with XMODAL_QUERY_BATCHING=true, one with =false, and two worker
+processes with it true (an idle one takes no CPU); each (server, clients) row gets --seconds in all, in --rounds slices taken in turn, so that load from
 elsewhere on a shared machine falls on every row alike. Clients are asyncio + httpx in this process: they
 share the machine's cores with the server, so their CPU time is reported next to the server's. Query-encode
 batches are read from /metrics. `--library DIR` keeps the built library there and reuses it on the next run.
@@ -34,7 +34,8 @@ from bench._results import machine, percentile, write_section
 from bench.query_speed import build_vit_library
 from bench.serve_load import queries, run_clients, start_server
 
-MODES = {"on": "true", "off": "false"}  # XMODAL_QUERY_BATCHING
+# label -> (XMODAL_QUERY_BATCHING, worker processes)
+MODES = {"on": ("true", 1), "off": ("false", 1), "on, 2 workers": ("true", 2)}
 WARM_UP_SECONDS = 2.0
 BATCH_METRIC = re.compile(r'^xmodal_query_encode_(batches|items)_total\{kind="texts"\} ([0-9.e+]+)$', re.M)
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -75,6 +76,7 @@ class Server:
     mode: str
     url: str
     process: subprocess.Popen[bytes]
+    workers: int  # processes; /metrics then answers for one of them, so batches go unreported
 
 
 def distinct_texts(count: int) -> list[str]:
@@ -88,6 +90,24 @@ def process_cpu(pid: int) -> float:
     """User + system CPU seconds of a process so far, all its threads."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and its live descendants (uvicorn's worker processes)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # a process that ended meanwhile
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        with contextlib.suppress(OSError):
+            total += process_cpu(current)
+        todo += children.get(current, [])
+    return total
 
 
 def machine_cpu() -> float:
@@ -119,14 +139,14 @@ class Texts:
 def measure(row: Row, server: Server, seconds: float, texts: Texts) -> None:
     """`row.clients` clients for `seconds` against `server`, added to `row`."""
     pid = server.process.pid
-    batches_before, server_before, client_before = encode_batches(server.url), process_cpu(pid), time.process_time()
+    batches_before, server_before, client_before = encode_batches(server.url), tree_cpu(pid), time.process_time()
     machine_before = machine_cpu()
     _, latencies, errors = asyncio.run(run_clients(row.clients, seconds, texts.request, server.url))
     row.machine_cpu += machine_cpu() - machine_before
-    row.server_cpu += process_cpu(pid) - server_before
+    row.server_cpu += tree_cpu(pid) - server_before
     row.client_cpu += time.process_time() - client_before
     batches_after = encode_batches(server.url)
-    if row.encodes is None or batches_before is None or batches_after is None:
+    if row.encodes is None or batches_before is None or batches_after is None or server.workers > 1:
         row.encodes = None
     else:
         row.encodes += batches_after[0] - batches_before[0]
@@ -161,9 +181,9 @@ def servers(library: Path, port: int) -> Iterator[list[Server]]:
     """One server per batching mode, on consecutive ports, stopped on the way out."""
     started: list[Server] = []
     try:
-        for i, (mode, value) in enumerate(MODES.items()):
-            process = start_server(library, port + i, 1, env={"XMODAL_QUERY_BATCHING": value})
-            started.append(Server(mode, f"http://127.0.0.1:{port + i}", process))
+        for i, (mode, (value, workers)) in enumerate(MODES.items()):
+            process = start_server(library, port + i, workers, env={"XMODAL_QUERY_BATCHING": value})
+            started.append(Server(mode, f"http://127.0.0.1:{port + i}", process, workers))
         yield started
     finally:
         for server in started:
@@ -197,23 +217,30 @@ def main() -> None:
     low, high = min(counts), max(counts)
     ratios = [f"batching {mode}: **{rows[mode, high].rate / rows[mode, low].rate:.2f}×**" for mode in MODES]
     ceilings = [f"batching {mode}: {ceiling(rows[mode, low], rows[mode, high]):.2f}×" for mode in MODES]
+    best = max(MODES, key=lambda mode: rows[mode, high].rate)
+    ratios.append(
+        f"the best {high}-client server ({best}) over the 1-process batching server's {low} client: "
+        f"**{rows[best, high].rate / rows['on', low].rate:.2f}×**"
+    )
     print("\n".join(ratios + ceilings), flush=True)
     body = f"""## serve_concurrency
 
 `python -m bench.serve_concurrency --items {args.items} --seconds {args.seconds:g} --clients {args.clients} --rounds {args.rounds}`
-— `xmodal serve` (1 worker) on loopback, ViT-B-32 architecture (random weights, its ONNX export encoding
+— `xmodal serve` on loopback, ViT-B-32 architecture (random weights, its ONNX export encoding
 every query), {args.items:,} items (synthetic 512-d vectors, IVF index); `GET /api/search?q=…&k=10`, every
-request a new text ({texts.used:,} texts, none asked twice: the query-vector cache never answers). Two servers side by
-side, `XMODAL_QUERY_BATCHING=true` and `=false`; each row is {args.seconds:g} s of {", ".join(map(str, counts))}
+request a new text ({texts.used:,} texts, none asked twice: the query-vector cache never answers). Three servers side by
+side: one process with `XMODAL_QUERY_BATCHING=true`, one with `=false`, and `--workers 2` with batching on (each
+process batches its own requests; they share the memory-mapped index); each row is {args.seconds:g} s of {", ".join(map(str, counts))}
 concurrent clients, taken in {args.rounds} slices in turn with the other rows (after {WARM_UP_SECONDS:g} s unmeasured
 per server). Machine: {machine()}.
 
 The clients (asyncio + httpx, one process) run on the same {os.cpu_count()} cores as the server and take CPU from
 it: "client CPU %" is theirs, "server CPU %" the server's, "other CPU %" every other process's on the machine
 (other people's work on a shared machine; 100 = one core busy the whole time). "texts per encode" is the mean query-encode call from /metrics
-(1.00 = each text alone; n/a = batching off). "server CPU ms/req" is the server's CPU time per answer.
+(1.00 = each text alone; n/a = batching off, or 2 processes that each count their own). "server CPU ms/req" is the
+server's CPU time per answer (all its processes).
 
-| batching | clients | req/s | p50 ms | p95 ms | p99 ms | errors | texts per encode | server CPU ms/req | server CPU % | client CPU % | other CPU % |
+| server | clients | req/s | p50 ms | p95 ms | p99 ms | errors | texts per encode | server CPU ms/req | server CPU % | client CPU % | other CPU % |
 |---|---|---|---|---|---|---|---|---|---|---|---|
 {chr(10).join(rows[mode, clients].cells() for mode in MODES for clients in counts)}
 
