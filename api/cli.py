@@ -439,14 +439,10 @@ def serve(
     err.print(f"xmodal: search page at http://{settings.host}:{settings.port}/ , API docs at /docs", highlight=False)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # uvicorn installs its own graceful shutdown
     if settings.server_workers > 1:
+        from api.workers import run_workers
+
         export_settings(settings)
-        uvicorn.run(
-            "api.server:app_from_environment",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.server_workers,
-        )
+        run_workers(settings, "api.server:app_from_environment")
     else:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
 

@@ -223,7 +223,7 @@ both read the files from the page cache), {args.cold} runs each, alternated:
 |---|---|---|---|---|
 {chr(10).join(cold)}
 
-In one process (`Searcher.ask`: encode + IVF search + rescoring + hits), ViT-B-32, {args.items:,} items, {args.queries}
+In one process (`Searcher.ask`: encode + IVF search + hits), ViT-B-32, {args.items:,} items, {args.queries}
 new text queries each; "under load": two other processes keep both cores busy:
 
 | text encoder | quiet p50 ms | quiet p95 ms | under load p50 ms | under load p95 ms | load / quiet (p50) |
