@@ -16,7 +16,6 @@ from core.errors import InputError
 from core.options import Paging, Ranking, SearchOptions, Sort
 from core.settings import Settings
 from indexer.catalog import Collection
-from indexer.catalog.queries import allowed_ids
 from indexer.encoder import QueryModel
 from indexer.library import Library
 from indexer.model_cache import ModelCache, shared_models
@@ -155,6 +154,8 @@ class Searcher:
             return None
         if collection != "media":
             raise InputError("filters apply to pictures, not to texts", "leave out the filters, or drop --texts")
+        from indexer.catalog.queries import allowed_ids  # SQLAlchemy: loaded only when a filter asks
+
         return allowed_ids(self.library.catalog, filters)
 
     def _stored_image_vector(self, media_id: int) -> np.ndarray | None:

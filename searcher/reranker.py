@@ -20,7 +20,6 @@ import numpy as np
 
 from core.options import Ranking
 from indexer.catalog import Catalog, pack
-from indexer.catalog.embedding_cache import EmbeddingCache
 from indexer.encoder import Encoder
 from indexer.model_cache import ModelCache
 from indexer.model_spec import ModelSpec, resolve
@@ -29,6 +28,8 @@ from searcher.query_encoder import QueryEncoder
 
 if TYPE_CHECKING:
     from PIL import Image
+
+    from indexer.catalog.embedding_cache import EmbeddingCache
 
 log = logging.getLogger(__name__)
 BATCH = 32
@@ -48,8 +49,10 @@ class Reranker:
         self.spec = spec
         self.catalog = catalog
         self.max_pixels = max_pixels
+        from indexer.catalog.embedding_cache import EmbeddingCache  # SQLAlchemy: only where a reranker is set
+
         self.encoder = Encoder(spec, device, models)
-        self.cache = EmbeddingCache(library_path / "rerank" / cache_name(spec))
+        self.cache: EmbeddingCache = EmbeddingCache(library_path / "rerank" / cache_name(spec))
         self.queries = QueryEncoder(lambda: self.encoder, self._indexed_image, max_pixels)
 
     def _indexed_image(self, media_id: int) -> np.ndarray | None:

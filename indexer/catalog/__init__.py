@@ -3,8 +3,8 @@ lives in this package: the schema and its migrations (schema.py), the full-text 
 writes and reads by id (catalog.py), and the read-side queries the searcher asks (queries.py)."""
 
 from indexer.catalog.catalog import Catalog, pack, path_under
+from indexer.catalog.names import COLLECTIONS, Collection
 from indexer.catalog.records import KnownFile, MediaRecord, MediaRow, TextRow
-from indexer.catalog.schema import COLLECTIONS, Collection
 
 __all__ = [
     "COLLECTIONS",

@@ -9,43 +9,21 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import (
-    Connection,
-    Engine,
-    bindparam,
-    create_engine,
-    delete,
-    event,
-    func,
-    insert,
-    select,
-    update,
-)
-from sqlalchemy.pool import QueuePool
 
 from core.errors import LibraryIncompatible
-from indexer.catalog.fts import create as create_fts_tables
+from indexer.catalog.names import COLLECTIONS, SCHEMA_VERSION, VECTOR_TABLE_NAMES, Collection
 from indexer.catalog.records import KnownFile, MediaRecord, MediaRow, TextRow
-from indexer.catalog.schema import (
-    COLLECTIONS,
-    MIGRATIONS,
-    SCHEMA_VERSION,
-    VECTOR_TABLES,
-    Collection,
-    media,
-    media_vectors,
-    meta,
-    metadata,
-    text_sources,
-    text_vectors,
-    texts,
-)
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
 
 # The meta key that lists what encoded the library's picture vectors (Catalog.image_runtimes).
 IMAGE_RUNTIMES = "image_runtimes"
@@ -68,62 +46,96 @@ def path_under(column: Any, root: str) -> Any:
 
 
 class Catalog:
-    """One SQLite database in WAL mode: a writer and many readers at once."""
+    """One SQLite database in WAL mode: a writer and many readers at once.
+
+    Two ways in. Reads are plain SQL on sqlite3 connections of their own, one per thread (`connection()`), so a
+    query process never imports SQLAlchemy. Writes, and the reads that compose SQLAlchemy expressions (filters,
+    paths under a folder), go through a SQLAlchemy engine, made on first use: at once by a writer (it creates
+    or migrates the schema), perhaps never by a reader.
+    """
 
     def __init__(self, path: Path, *, readonly: bool) -> None:
         self.path = path
         self.readonly = readonly
-        self.engine = self._connect(path, readonly)
+        self._engine: Engine | None = None
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
         if readonly:
             self._check_schema()
         else:
             self._create_or_migrate()
 
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            with self._lock:
+                if self._engine is None:
+                    self._engine = self._connect(self.path, self.readonly)
+        return self._engine
+
     @staticmethod
-    def _connect(path: Path, readonly: bool) -> Engine:
-        def creator() -> sqlite3.Connection:
-            if readonly:
-                conn = sqlite3.connect(
-                    f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30, check_same_thread=False
-                )
-            else:
-                conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
-            return conn
+    def _open(path: Path, readonly: bool) -> sqlite3.Connection:
+        if readonly:
+            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30, check_same_thread=False)
+        else:
+            conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        if not readonly:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
+
+    @classmethod
+    def _connect(cls, path: Path, readonly: bool) -> Engine:
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import QueuePool
 
         # A bare "sqlite://" URL would make SQLAlchemy pick its in-memory, one-connection-per-thread pool.
-        engine = create_engine("sqlite://", creator=creator, poolclass=QueuePool)
+        return create_engine("sqlite://", creator=lambda: cls._open(path, readonly), poolclass=QueuePool)
 
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
-            cur = dbapi_conn.cursor()
-            if not readonly:
-                cur.execute("PRAGMA journal_mode=WAL")
-                cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.close()
-
-        return engine
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        """This thread's read-only connection, for plain-SQL reads (several in a row read what the catalog held
+        when each began: committed writes only, never a writer's half-done batch)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._open(self.path, readonly=True)
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        yield conn
 
     def close(self) -> None:
-        self.engine.dispose()
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+            self._local = threading.local()
+            if self._engine is not None:
+                self._engine.dispose()
 
-    def reading(self) -> Connection:
-        """A connection for several reads that belong together (one snapshot in WAL mode): `with catalog.reading()`."""
-        return self.engine.connect()
+    def _rows(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
+        with self.connection() as conn:
+            return conn.execute(sql, tuple(parameters)).fetchall()
+
+    def _dicts(self, sql: str, parameters: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self.connection() as conn:
+            cursor = conn.execute(sql, tuple(parameters))
+            names = [column[0] for column in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     # -- schema -------------------------------------------------------------------------------
 
-    def _schema_version(self, conn: Connection) -> int | None:
-        has_meta = conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").first()
-        if not has_meta:
+    def _schema_version(self) -> int | None:
+        if not self._rows("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"):
             return None
-        value = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+        value = self.get_meta("schema_version")
         return int(value) if value is not None else None
 
     def _check_schema(self) -> None:
-        with self.engine.connect() as conn:
-            version = self._schema_version(conn)
+        version = self._schema_version()
         if version is None:
             raise LibraryIncompatible(f"{self.path} is not an xmodal catalog")
         if version != SCHEMA_VERSION:
@@ -133,8 +145,17 @@ class Catalog:
             )
 
     def _create_or_migrate(self) -> None:
+        from indexer.catalog.fts import create as create_fts_tables
+        from indexer.catalog.schema import MIGRATIONS, metadata
+
         with self.engine.begin() as conn:
-            version = self._schema_version(conn)
+            has_meta = conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").first()
+            value = (
+                conn.exec_driver_sql("SELECT value FROM meta WHERE key = 'schema_version'").scalar()
+                if has_meta
+                else None
+            )
+            version = int(value) if value is not None else None
             if version is None:
                 metadata.create_all(conn)
                 create_fts_tables(conn)
@@ -156,12 +177,11 @@ class Catalog:
 
     @staticmethod
     def _set(conn: Connection, key: str, value: str) -> None:
-        conn.execute(delete(meta).where(meta.c.key == key))
-        conn.execute(insert(meta).values(key=key, value=value))
+        conn.exec_driver_sql("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     def get_meta(self, key: str) -> str | None:
-        with self.engine.connect() as conn:
-            return conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
+        rows = self._rows("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
 
     def set_meta(self, key: str, value: str) -> None:
         with self.engine.begin() as conn:
@@ -179,13 +199,17 @@ class Catalog:
 
     def _bump(self, conn: Connection, collection: Collection) -> int:
         key = f"{collection}_version"
-        current = int(conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar() or 0)
+        current = int(conn.exec_driver_sql("SELECT value FROM meta WHERE key = ?", (key,)).scalar() or 0)
         self._set(conn, key, str(current + 1))
         return current + 1
 
     # -- media --------------------------------------------------------------------------------
 
     def known_files(self, roots: Iterable[str]) -> dict[str, KnownFile]:
+        from sqlalchemy import select
+
+        from indexer.catalog.schema import media, media_vectors
+
         cols = (
             media.c.id,
             media.c.path,
@@ -208,6 +232,10 @@ class Catalog:
         return found
 
     def ids_by_hash(self, content_hash: str) -> list[int]:
+        from sqlalchemy import select
+
+        from indexer.catalog.schema import media, media_vectors
+
         stmt = (
             select(media.c.id)
             .where((media.c.content_hash == content_hash) & (media.c.status == "ok"))
@@ -218,12 +246,20 @@ class Catalog:
 
     def ok_hashes(self) -> set[str]:
         """Content that has a vector already: a file with it needs no decoding."""
+        from sqlalchemy import select
+
+        from indexer.catalog.schema import media, media_vectors
+
         stmt = select(media.c.content_hash).join(media_vectors, media_vectors.c.id == media.c.id).distinct()
         with self.engine.connect() as conn:
             return {h for h in conn.execute(stmt).scalars() if h}
 
     def write_media(self, records: Sequence[MediaRecord], vectors: Sequence[np.ndarray | None]) -> list[int]:
         """Insert or update rows and their vectors in one transaction; returns the row ids in order."""
+        from sqlalchemy import bindparam, delete, insert, update
+
+        from indexer.catalog.schema import media, media_vectors
+
         now = time.time()
         fields = [name for name in MediaRecord.__dataclass_fields__ if name != "id"]
         fresh = [i for i, record in enumerate(records) if record.id is None]
@@ -261,6 +297,10 @@ class Catalog:
 
     def move_media(self, moves: Sequence[tuple[int, str, int, int]]) -> None:
         """Point rows at new paths (id, path, size, mtime_ns): a moved file keeps its id and vector."""
+        from sqlalchemy import delete, update
+
+        from indexer.catalog.schema import media
+
         if not moves:
             return
         with self.engine.begin() as conn:
@@ -270,6 +310,10 @@ class Catalog:
 
     def touch_media(self, updates: Sequence[tuple[int, int, int]]) -> None:
         """Record a new size/mtime (id, size, mtime_ns) for a file whose content did not change."""
+        from sqlalchemy import update
+
+        from indexer.catalog.schema import media
+
         if not updates:
             return
         with self.engine.begin() as conn:
@@ -277,6 +321,10 @@ class Catalog:
                 conn.execute(update(media).where(media.c.id == row_id).values(size=size, mtime_ns=mtime_ns))
 
     def delete_media(self, ids: Sequence[int]) -> None:
+        from sqlalchemy import delete
+
+        from indexer.catalog.schema import media
+
         if not ids:
             return
         with self.engine.begin() as conn:
@@ -286,32 +334,27 @@ class Catalog:
 
     def media_rows(self, ids: Sequence[int]) -> dict[int, MediaRow]:
         rows: dict[int, MediaRow] = {}
-        with self.engine.connect() as conn:
-            for chunk in chunks(ids, 500):
-                for row in conn.execute(select(media).where(media.c.id.in_(chunk))):
-                    rows[row.id] = MediaRow.of(row._mapping)
+        for chunk in chunks([int(item) for item in ids], 900):
+            for row in self._dicts(f"SELECT * FROM media WHERE id IN ({_marks(chunk)})", chunk):
+                rows[row["id"]] = MediaRow.of(row)
         return rows
 
     def media_row(self, media_id: int) -> MediaRow | None:
         return self.media_rows([media_id]).get(media_id)
 
     def media_id_for_path(self, path: str) -> int | None:
-        with self.engine.connect() as conn:
-            return conn.execute(select(media.c.id).where(media.c.path == path)).scalar()
+        rows = self._rows("SELECT id FROM media WHERE path = ?", (path,))
+        return int(rows[0][0]) if rows else None
 
     def failures(self) -> list[tuple[str, str]]:
-        stmt = select(media.c.path, media.c.error).where(media.c.status == "failed").order_by(media.c.path)
-        with self.engine.connect() as conn:
-            return [(row.path, row.error or "") for row in conn.execute(stmt)]
+        rows = self._rows("SELECT path, error FROM media WHERE status = 'failed' ORDER BY path")
+        return [(path, error or "") for path, error in rows]
 
     # -- texts --------------------------------------------------------------------------------
 
     def text_source(self, path: str) -> tuple[int, int] | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(text_sources.c.size, text_sources.c.mtime_ns).where(text_sources.c.path == path)
-            ).first()
-        return None if row is None else (row.size, row.mtime_ns)
+        rows = self._rows("SELECT size, mtime_ns FROM text_sources WHERE path = ?", (path,))
+        return None if not rows else (int(rows[0][0]), int(rows[0][1]))
 
     def sync_text_source(
         self,
@@ -323,6 +366,10 @@ class Catalog:
         new_vectors: dict[str, np.ndarray],
     ) -> int:
         """Make a source hold exactly `entries` (text, media id); texts already there keep their vectors."""
+        from sqlalchemy import delete, insert
+
+        from indexer.catalog.schema import text_sources, text_vectors, texts
+
         with self.engine.begin() as conn:
             version = self._bump(conn, "texts")
             conn.execute(delete(text_sources).where(text_sources.c.path == path))  # cascades to old texts
@@ -337,6 +384,10 @@ class Catalog:
         return len(entries)
 
     def delete_text_sources(self, paths: Sequence[str]) -> None:
+        from sqlalchemy import delete
+
+        from indexer.catalog.schema import text_sources
+
         if not paths:
             return
         with self.engine.begin() as conn:
@@ -345,6 +396,10 @@ class Catalog:
                 conn.execute(delete(text_sources).where(text_sources.c.path.in_(chunk)))
 
     def sidecar_sources_under(self, roots: Iterable[str]) -> list[str]:
+        from sqlalchemy import select
+
+        from indexer.catalog.schema import text_sources
+
         with self.engine.connect() as conn:
             found: list[str] = []
             for root in roots:
@@ -357,71 +412,68 @@ class Catalog:
 
     def text_vectors_for(self, path: str) -> dict[str, np.ndarray]:
         """Vectors of the texts a source holds now, keyed by text, to reuse when the source is re-read."""
-        stmt = (
-            select(texts.c.text, text_vectors.c.vector)
-            .join(text_vectors, text_vectors.c.id == texts.c.id)
-            .where(texts.c.source == path)
+        rows = self._rows(
+            "SELECT t.text, v.vector FROM texts t JOIN text_vectors v ON v.id = t.id WHERE t.source = ?", (path,)
         )
-        with self.engine.connect() as conn:
-            return {row.text: np.frombuffer(row.vector, dtype="<f4").astype(np.float32) for row in conn.execute(stmt)}
+        return {text: np.frombuffer(vector, dtype="<f4").astype(np.float32) for text, vector in rows}
 
     def text_rows(self, ids: Sequence[int]) -> dict[int, TextRow]:
         rows: dict[int, TextRow] = {}
-        with self.engine.connect() as conn:
-            for chunk in chunks(ids, 500):
-                stmt = select(texts, text_sources.c.kind).join(text_sources).where(texts.c.id.in_(chunk))
-                for row in conn.execute(stmt):
-                    rows[row.id] = TextRow.of(row._mapping)
+        for chunk in chunks([int(item) for item in ids], 900):
+            sql = (
+                "SELECT t.*, s.kind FROM texts t JOIN text_sources s ON s.path = t.source "
+                f"WHERE t.id IN ({_marks(chunk)})"
+            )
+            for row in self._dicts(sql, chunk):
+                rows[row["id"]] = TextRow.of(row)
         return rows
 
     # -- vectors ------------------------------------------------------------------------------
 
+    def ids_with_vectors(self, collection: Collection, ids: Sequence[int]) -> set[int]:
+        """The ids among these that have a vector (a failed or deleted item has none)."""
+        if not ids:
+            return set()
+        sql = f"SELECT id FROM {VECTOR_TABLE_NAMES[collection]} WHERE id IN (SELECT value FROM json_each(?))"
+        return {row[0] for row in self._rows(sql, (f"[{','.join(map(str, ids))}]",))}
+
     def vector_count(self, collection: Collection) -> int:
-        table = VECTOR_TABLES[collection]
-        with self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)
+        return int(self._rows(f"SELECT count(*) FROM {VECTOR_TABLE_NAMES[collection]}")[0][0])
 
     def vector_ids(self, collection: Collection) -> np.ndarray:
-        table = VECTOR_TABLES[collection]
-        with self.engine.connect() as conn:
-            ids = list(conn.execute(select(table.c.id)).scalars())
-        return np.asarray(ids, dtype=np.int64)
+        rows = self._rows(f"SELECT id FROM {VECTOR_TABLE_NAMES[collection]}")
+        return np.asarray([row[0] for row in rows], dtype=np.int64)
 
     def vectors_since(self, collection: Collection, version: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
         """Vectors written after `version`: what an index that covers `version` lacks or holds stale."""
-        table = VECTOR_TABLES[collection]
-        stmt = select(table.c.id, table.c.vector).where(table.c.version > version).order_by(table.c.id)
-        return self._vectors(stmt, dim)
-
-    # ids_since and fetch_vectors run on every query: plain SQL, so that SQLAlchemy compiles nothing (an
-    # expanding IN of 400 ids cost more to compile than to run).
+        table = VECTOR_TABLE_NAMES[collection]
+        return self._vectors(
+            self._rows(f"SELECT id, vector FROM {table} WHERE version > ? ORDER BY id", (version,)), dim
+        )
 
     def ids_since(self, collection: Collection, version: int) -> np.ndarray:
-        table = VECTOR_TABLES[collection].name
-        with self.engine.connect() as conn:
-            rows = conn.exec_driver_sql(f"SELECT id FROM {table} WHERE version > ?", (version,)).all()
+        rows = self._rows(f"SELECT id FROM {VECTOR_TABLE_NAMES[collection]} WHERE version > ?", (version,))
         return np.asarray([row[0] for row in rows], dtype=np.int64)
 
     def fetch_vectors(self, collection: Collection, ids: Sequence[int], dim: int) -> tuple[np.ndarray, np.ndarray]:
         """The vectors of those of `ids` that have one, in no particular order."""
-        table = VECTOR_TABLES[collection].name
+        table = VECTOR_TABLE_NAMES[collection]
         rows: list[Any] = []
-        with self.engine.connect() as conn:
-            for chunk in chunks([int(item) for item in ids], 900):
-                marks = ",".join("?" * len(chunk))
-                rows += conn.exec_driver_sql(
-                    f"SELECT id, vector FROM {table} WHERE id IN ({marks})", tuple(chunk)
-                ).all()
-        return np.asarray([row[0] for row in rows], dtype=np.int64), unpack_many([row[1] for row in rows], dim)
+        for chunk in chunks([int(item) for item in ids], 900):
+            rows += self._rows(f"SELECT id, vector FROM {table} WHERE id IN ({_marks(chunk)})", chunk)
+        return self._vectors(rows, dim)
 
-    def _vectors(self, stmt: Any, dim: int) -> tuple[np.ndarray, np.ndarray]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(stmt).all()
+    @staticmethod
+    def _vectors(rows: Sequence[Any], dim: int) -> tuple[np.ndarray, np.ndarray]:
         ids = np.asarray([row[0] for row in rows], dtype=np.int64)
         return ids, unpack_many([row[1] for row in rows], dim)
 
     def drop_all_vectors(self) -> None:
         """Forget every vector (the model changed); rows stay and are re-encoded on the next run."""
+        from sqlalchemy import delete, update
+
+        from indexer.catalog.schema import VECTOR_TABLES, media, meta, text_sources
+
         with self.engine.begin() as conn:
             for collection, table in VECTOR_TABLES.items():
                 conn.execute(delete(table))
@@ -450,23 +502,22 @@ class Catalog:
 
     def holds_media_vectors(self) -> bool:
         """Whether any picture has a vector; one row read, not a count."""
-        with self.engine.connect() as conn:
-            return conn.execute(select(media_vectors.c.id).limit(1)).first() is not None
+        return bool(self._rows("SELECT 1 FROM media_vectors LIMIT 1"))
 
     def counts(self) -> dict[str, int]:
-        with self.engine.connect() as conn:
-            by_status: dict[str, int] = {
-                status: count
-                for status, count in conn.execute(select(media.c.status, func.count()).group_by(media.c.status))
-            }
-            return {
-                "media": int(by_status.get("ok", 0)),
-                "failed": int(by_status.get("failed", 0)),
-                "media_vectors": int(conn.execute(select(func.count()).select_from(media_vectors)).scalar() or 0),
-                "texts": int(conn.execute(select(func.count()).select_from(texts)).scalar() or 0),
-                "text_vectors": int(conn.execute(select(func.count()).select_from(text_vectors)).scalar() or 0),
-                "text_sources": int(conn.execute(select(func.count()).select_from(text_sources)).scalar() or 0),
-            }
+        with self.connection() as conn:
+            by_status = dict(conn.execute("SELECT status, count(*) FROM media GROUP BY status").fetchall())
+            tables = ("media_vectors", "texts", "text_vectors", "text_sources")
+            row = conn.execute("SELECT " + ", ".join(f"(SELECT count(*) FROM {table})" for table in tables)).fetchone()
+        return {
+            "media": int(by_status.get("ok", 0)),
+            "failed": int(by_status.get("failed", 0)),
+            **{table: int(count) for table, count in zip(tables, row, strict=True)},
+        }
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ",".join("?" * len(values))
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -9,10 +9,12 @@ drift. Porter stemming ("beaches" finds "beach"); underscores, dashes and dots s
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from sqlalchemy import Connection
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 
@@ -81,7 +83,7 @@ def all_of(words: Sequence[str]) -> str:
     return " AND ".join(_quoted(word) for word in words)
 
 
-def document_frequencies(conn: Connection, table: Table, words: Sequence[str]) -> tuple[int, dict[str, int]]:
+def document_frequencies(conn: sqlite3.Connection, table: Table, words: Sequence[str]) -> tuple[int, dict[str, int]]:
     """How many documents the table holds, and how many of them hold each word (stemmed as when indexed).
 
     The documents are counted in the table the triggers fill it from (one document per row): count(*) on an
@@ -90,12 +92,12 @@ def document_frequencies(conn: Connection, table: Table, words: Sequence[str]) -
     name = "media_fts" if table == "names" else "text_fts"
     source = "media" if table == "names" else "texts"
     each_word = "".join(f", (SELECT count(*) FROM {name} WHERE {name} MATCH ?)" for _ in words)  # one round trip
-    row = conn.exec_driver_sql(f"SELECT (SELECT count(*) FROM {source}){each_word}", tuple(map(_quoted, words))).one()
+    row = conn.execute(f"SELECT (SELECT count(*) FROM {source}){each_word}", tuple(map(_quoted, words))).fetchone()
     return int(row[0] or 0), {word: int(count or 0) for word, count in zip(words, row[1:], strict=True)}
 
 
 def match(
-    conn: Connection, table: Table, expression: str, limit: int | None, exclude_sources: Sequence[str] = ()
+    conn: sqlite3.Connection, table: Table, expression: str, limit: int | None, exclude_sources: Sequence[str] = ()
 ) -> list[tuple[int, float]]:
     """(media id, BM25 score, higher is better) of the documents matching an FTS5 expression, best first.
 
@@ -106,12 +108,12 @@ def match(
     if table == "names":
         weights = ", ".join(map(str, NAME_WEIGHTS))
         stmt = f"SELECT rowid, -bm25(media_fts, {weights}) FROM media_fts WHERE media_fts MATCH ? ORDER BY rank {cap}"
-        rows = conn.exec_driver_sql(stmt, (expression, *tail))
+        rows = conn.execute(stmt, (expression, *tail)).fetchall()
     else:
         skip = f"AND t.source NOT IN ({','.join('?' * len(exclude_sources))})" if exclude_sources else ""
         stmt = (
             "SELECT t.media_id, -bm25(text_fts) FROM text_fts JOIN texts t ON t.id = text_fts.rowid "
             f"WHERE text_fts MATCH ? AND t.media_id IS NOT NULL {skip} ORDER BY rank {cap}"
         )
-        rows = conn.exec_driver_sql(stmt, (expression, *exclude_sources, *tail))
+        rows = conn.execute(stmt, (expression, *exclude_sources, *tail)).fetchall()
     return [(int(item), float(score)) for item, score in rows]

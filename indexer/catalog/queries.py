@@ -1,5 +1,6 @@
-"""Read-side questions the searcher and the evaluation ask of the catalog: which items a filter allows,
-when pictures were taken, which items match words, and how pictures and captions are linked."""
+"""Read-side questions the searcher and the evaluation ask of the catalog in SQLAlchemy expressions: which items a
+filter allows, when pictures were taken, and how pictures and captions are linked. A plain text query asks none
+of them, so its process never imports SQLAlchemy: callers import this module when they need it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy import and_, func, select
 
 from core.options import Filters
 from indexer.catalog.catalog import Catalog, chunks, path_under
-from indexer.catalog.schema import VECTOR_TABLES, Collection, media, texts
+from indexer.catalog.schema import media, texts
 
 GLOB_CHARS = frozenset("*?[")
 
@@ -73,19 +74,6 @@ def taken_dates(catalog: Catalog, ids: Sequence[int]) -> dict[int, str]:
     return found
 
 
-# -- words -------------------------------------------------------------------------------------
-
-
-def ids_with_vectors(catalog: Catalog, collection: Collection, ids: Sequence[int]) -> set[int]:
-    """The ids among these that have a vector (a failed or deleted item has none)."""
-    if not ids:
-        return set()
-    table = VECTOR_TABLES[collection]
-    with catalog.engine.connect() as conn:
-        stmt = f"SELECT id FROM {table.name} WHERE id IN (SELECT value FROM json_each(?))"
-        return set(conn.exec_driver_sql(stmt, (f"[{','.join(map(str, ids))}]",)).scalars())
-
-
 # -- how pictures and texts are linked (evaluation) ---------------------------------------------
 
 
@@ -117,6 +105,5 @@ __all__ = [
     "captions_of",
     "filter_conditions",
     "ids_for_paths",
-    "ids_with_vectors",
     "taken_dates",
 ]

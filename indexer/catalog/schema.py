@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
 
 from sqlalchemy import (
     Column,
@@ -20,10 +19,7 @@ from sqlalchemy import (
 )
 
 from indexer.catalog.fts import create as create_fts_tables
-
-SCHEMA_VERSION = 2
-Collection = Literal["media", "texts"]
-COLLECTIONS: tuple[Collection, ...] = ("media", "texts")
+from indexer.catalog.names import VECTOR_TABLE_NAMES, Collection
 
 metadata = MetaData()
 
@@ -94,6 +90,7 @@ text_vectors = Table(
 )
 
 VECTOR_TABLES: dict[Collection, Table] = {"media": media_vectors, "texts": text_vectors}
+assert {name: table.name for name, table in VECTOR_TABLES.items()} == VECTOR_TABLE_NAMES
 
 # Migrations from version N to N+1, applied in order on open. Version 1 is the first schema.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: create_fts_tables}  # 2: full-text tables for lexical matching

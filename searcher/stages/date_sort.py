@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from indexer.catalog import Catalog
-from indexer.catalog.queries import taken_dates
 from searcher.candidates import Candidates
 from searcher.stages import RankRequest
 
@@ -24,6 +23,8 @@ class DateSortStage:
     def __call__(self, candidates: Candidates, request: RankRequest) -> Candidates:
         if not len(candidates):
             return candidates
+        from indexer.catalog.queries import taken_dates  # SQLAlchemy: loaded only when a date sort asks
+
         dates = taken_dates(self.catalog, candidates.ids.tolist())
         ids = candidates.ids.tolist()
         order = sorted(range(len(ids)), key=lambda i: (dates.get(ids[i], ""), -ids[i]), reverse=True)

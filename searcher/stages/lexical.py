@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from indexer.catalog import Catalog, Collection, fts
-from indexer.catalog.queries import ids_with_vectors
 from searcher.candidates import Candidates
 from searcher.query import Term
 from searcher.stages import RankRequest
@@ -87,7 +86,7 @@ def lexical_matches(catalog: Catalog, words: Words, limit: int, exclude_sources:
     scores: dict[int, float] = {}
     complete: set[int] = set()
     excluded: set[int] = set()
-    with catalog.reading() as conn:
+    with catalog.connection() as conn:
         for table in TABLES:
             total, frequencies = fts.document_frequencies(conn, table, words.include)
             useful = useful_words(total, frequencies, words.include)
@@ -104,7 +103,7 @@ def lexical_matches(catalog: Catalog, words: Words, limit: int, exclude_sources:
             for table in TABLES:
                 excluded.update(item for item, _ in fts.match(conn, table, negative, None, exclude_sources))
     found = [item for item in scores if item not in excluded]
-    searchable = ids_with_vectors(catalog, "media", found)
+    searchable = catalog.ids_with_vectors("media", found)
     found = [item for item in found if item in searchable]
     if not found:
         return LexicalMatches.none()

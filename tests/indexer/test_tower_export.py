@@ -59,7 +59,9 @@ def test_indexing_exports_a_checked_model_and_onnx_encodes_as_torch_does(cli: Cl
     assert np.abs(brief.encode_images(pictures) - fast.encode_images(pictures)).max() < 1e-5
 
 
-def test_a_search_through_onnx_finds_what_torch_finds_without_importing_torch(cli: Cli, tmp_path: Path) -> None:
+def test_a_search_through_onnx_finds_what_torch_finds_without_importing_torch_or_sqlalchemy(
+    cli: Cli, tmp_path: Path
+) -> None:
     folder = tmp_path / "photos"
     cli.index(*make_photo_folder(folder, 8))
     asked = [
@@ -75,7 +77,8 @@ def test_a_search_through_onnx_finds_what_torch_finds_without_importing_torch(cl
             "from api.cli import app\n"
             f"result = CliRunner().invoke(app, {[*argv, '--json', '--library', str(cli.library)]!r})\n"
             "assert result.exit_code == 0, result.output\n"
-            "heavy = [name for name in ('torch', 'open_clip', 'torchvision', 'fastapi') if name in sys.modules]\n"
+            "heavy = ('torch', 'open_clip', 'torchvision', 'fastapi', 'sqlalchemy')\n"
+            "heavy = [name for name in heavy if name in sys.modules]\n"
             "print(json.dumps({'hits': json.loads(result.stdout), 'heavy': heavy}))\n"
         )
         done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)

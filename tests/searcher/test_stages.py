@@ -240,14 +240,14 @@ def test_document_frequencies_count_every_document_of_the_full_text_tables(named
         "/c.csv", "csv", 1, 1, [("a beach at dusk", 2), ("beach", None)], {"a beach at dusk": vector, "beach": vector}
     )
     named.delete_media([7])
-    with named.reading() as conn:
+    with named.connection() as conn:
         for table, fts_table in (("names", "media_fts"), ("texts", "text_fts")):
             total, frequencies = fts.document_frequencies(conn, table, ["beach", "zebra"])  # type: ignore[arg-type]
-            assert total == conn.exec_driver_sql(f"SELECT count(*) FROM {fts_table}").scalar()
+            assert total == conn.execute(f"SELECT count(*) FROM {fts_table}").fetchone()[0]
             assert frequencies == {"beach": 2, "zebra": 0}
     assert total == 2
     named.delete_text_sources(["/c.csv"])
-    with named.reading() as conn:
+    with named.connection() as conn:
         assert fts.document_frequencies(conn, "texts", ["beach"]) == (0, {"beach": 0})
         assert fts.document_frequencies(conn, "names", ["beach"]) == (6, {"beach": 2})
 
