@@ -93,14 +93,6 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(default=256 * 1024 * 1024, ge=1)
     max_image_pixels: int = Field(default=150_000_000, ge=1)
 
-    # Videos (indexer.video): how densely one is sampled, and the longest one taken.
-    video_frame_every: float = Field(
-        default=1.0, gt=0, le=3600, description="Seconds between the frames sampled from a video (at most one each)."
-    )
-    video_max_seconds: float = Field(
-        default=4 * 3600.0, gt=0, description="Longest video sampled, in seconds; a longer one is refused, with why."
-    )
-
     # `xmodal serve`: safe by default (loopback only, no CORS, uploads bounded).
     host: str = Field(default="127.0.0.1", description="Address to listen on; 0.0.0.0 exposes it to the network.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port to listen on.")

@@ -19,7 +19,6 @@ from PIL import Image
 
 from indexer.decode import DecodeError
 from indexer.hashing import content_hash, content_sample_hash
-from indexer.selection import VIDEO_EXTENSIONS
 from indexer.video import (
     SCENE_CUT_THRESHOLD,
     SampledFrame,
@@ -448,16 +447,6 @@ def test_content_sample_hash_reads_three_pieces_of_a_large_file(tmp_path: Path) 
     small = tmp_path / "small.mp4"
     small.write_bytes(data[:250])
     assert content_sample_hash(small, sample_bytes=100) != content_sample_hash(original, sample_bytes=100)
-
-
-def test_video_extensions_and_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    from core.settings import Settings
-
-    assert {".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi"} == VIDEO_EXTENSIONS
-    settings = Settings()
-    assert (settings.video_frame_every, settings.video_max_seconds) == (1.0, 4 * 3600.0)
-    monkeypatch.setenv("XMODAL_VIDEO_FRAME_EVERY", "2.5")
-    assert Settings().video_frame_every == 2.5
 
 
 def test_the_video_package_imports_no_torch() -> None:
