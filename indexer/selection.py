@@ -14,6 +14,8 @@ from typing import Literal
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".hif"}
 )
+# Videos xmodal can sample frames from (indexer.video). Not yet a kind that file_kind returns: no run indexes them.
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi"})
 CAPTION_SUFFIX = ".txt"  # photo.txt next to photo.jpg: its caption
 
 FileKind = Literal["image", "caption"]
