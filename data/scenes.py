@@ -154,11 +154,18 @@ def random_scene(rng: random.Random) -> Scene:
     )
 
 
-def render(scene: Scene, rng: random.Random, varied: bool = True) -> Image.Image:
+def render(
+    scene: Scene, rng: random.Random, varied: bool = True, offset: tuple[float, float] = (0.0, 0.0)
+) -> Image.Image:
     """A picture of `scene`, varied in everything its captions leave open; `varied=False` draws the demo's
-    original look (flat tones, two sizes, four fixed spots: what data/samples shows)."""
+    original look (flat tones, two sizes, four fixed spots: what data/samples shows).
+
+    `offset` (x, y, shares of the side) moves the shapes and draws nothing more from `rng`, so one seed renders the
+    same picture with its shapes elsewhere: a video's frames (data/scene_videos.py). A `count` of 0 draws the
+    background alone, the one any scene on it gets from the same seed (in the varied look, grain and JPEG loss
+    are drawn after the shapes, so they may differ)."""
     if not varied:
-        return _render_flat(scene, rng)
+        return _render_flat(scene, rng, offset)
     scale = SUPERSAMPLE if rng.random() < 0.5 else 1  # drawn large and scaled down: anti-aliased edges
     side = SIZE * scale
     image = _background(BACKGROUNDS[scene.background], rng, side)
@@ -169,10 +176,11 @@ def render(scene: Scene, rng: random.Random, varied: bool = True) -> Image.Image
     horizontal = scene.position in ("top", "bottom")  # a row at the top or bottom, a column left or right
     shift = rng.uniform(-0.08, 0.08)  # the group moves within its position word: "left" stays left
     cx, cy = (px + shift, py + rng.uniform(-0.04, 0.04)) if horizontal else (px + rng.uniform(-0.04, 0.04), py + shift)
+    cx, cy = cx + offset[0], cy + offset[1]
     margin = diameter * 0.6 + 0.01
     colour = _shade(scene.colour, rng)
-    for offset in _spread(scene.count, diameter):
-        x, y = (cx + offset, cy) if horizontal else (cx, cy + offset)
+    for along in _spread(scene.count, diameter):
+        x, y = (cx + along, cy) if horizontal else (cx, cy + along)
         x = min(max(x + rng.uniform(-0.015, 0.015), margin), 1 - margin)
         y = min(max(y + rng.uniform(-0.015, 0.015), margin), 1 - margin)
         r = diameter * rng.uniform(0.93, 1.07) / 2 * side
@@ -186,18 +194,19 @@ def render(scene: Scene, rng: random.Random, varied: bool = True) -> Image.Image
     return image
 
 
-def _render_flat(scene: Scene, rng: random.Random) -> Image.Image:
+def _render_flat(scene: Scene, rng: random.Random, offset: tuple[float, float]) -> Image.Image:
     image = Image.new("RGB", (SIZE, SIZE), _jitter(BACKGROUNDS[scene.background], rng, 12))
     pen = ImageDraw.Draw(image)
     cx, cy = POSITIONS[scene.position]
+    cx, cy = cx + offset[0], cy + offset[1]
     radius = SIZES[scene.size] * SIZE / (1.0 if scene.count == 1 else 1.5)
     horizontal = scene.position in ("top", "bottom")
-    for offset in (
+    for along in (
         [0.0]
         if scene.count == 1
         else [(i - (scene.count - 1) / 2) * (0.26 if scene.count == 2 else 0.22) for i in range(scene.count)]
     ):
-        ox, oy = (offset, 0.0) if horizontal else (0.0, offset)
+        ox, oy = (along, 0.0) if horizontal else (0.0, along)
         x = cx * SIZE + ox * SIZE + rng.uniform(-2, 2)
         y = cy * SIZE + oy * SIZE + rng.uniform(-2, 2)
         r = radius * rng.uniform(0.9, 1.1) / 2

@@ -83,3 +83,17 @@ def test_held_out_scenes_keep_the_demo_look(tmp_path: Path) -> None:
     made = generate(tmp_path, 24, seed=7, heldout=True)
     for path, _, _ in made:
         assert path.read_bytes() == (samples / path.name).read_bytes()
+
+
+@pytest.mark.parametrize("varied", [False, True])
+def test_an_offset_moves_the_shapes_and_count_0_draws_the_background_alone(varied: bool) -> None:
+    """What a video's frames are made of: one seed, the shapes elsewhere, or gone."""
+    scene = Scene("red", "circle", "small", "left", 1, "grass")
+    for seed in range(8):
+        here, there = (render(scene, random.Random(seed), varied, (0.0, dy)) for dy in (-0.08, 0.08))
+        rows = [np.nonzero(red_pixels(image))[0].mean() for image in (here, there)]
+        assert rows[1] - rows[0] == pytest.approx(0.16 * 64, abs=1.5)
+        empty = np.asarray(render(Scene("red", "circle", "small", "left", 0, "grass"), random.Random(seed), varied))
+        assert not red_pixels(Image.fromarray(empty)).any()
+        if not varied:  # the flat look: the same background exactly, wherever no shape is
+            assert (np.asarray(here)[~red_pixels(here)] == empty[~red_pixels(here)]).all()
