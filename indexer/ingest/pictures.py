@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from core.settings import Runtime
 
 log = logging.getLogger(__name__)
+# The exporter's bar for the int8 image tower on its sample pictures (tower_export.INT8_IMAGE_MIN_COSINE), held
+# again on the first real pictures of each library that auto gives to it.
+OWN_PICTURES_MIN_COSINE = 0.999
 
 
 class PictureEncoder(Protocol):
@@ -97,6 +100,30 @@ def picture_encoder(library: Path, encoder: Encoder, choice: Runtime, earlier: S
         f"the library at {library} holds no usable {choice} image tower of {encoder.spec.describe()} ({why})",
         "use --index-runtime torch (or auto)",
     )
+
+
+def checked_on_own_pictures(
+    library: Path, pictures: PictureEncoder, encoder: Encoder, tensors: Sequence[torch.Tensor]
+) -> PictureEncoder:
+    """auto's int8 image tower, checked against torch once more on the first pictures of a library that holds none
+    yet. The exporter checked it on three synthetic pictures; real photos, and trained towers with their outlier
+    activations, can stray further. Where it strays, the export records why and the library is torch's from then
+    on (auto never mixes runtimes); else int8 goes on. Costs one torch batch per library."""
+    if not isinstance(pictures, OnnxPictures) or pictures.runtime != "onnx-int8" or not tensors:
+        return pictures
+    cosine = float((pictures.encode_image_tensors(tensors) * encoder.encode_image_tensors(tensors)).sum(axis=1).min())
+    if cosine >= OWN_PICTURES_MIN_COSINE:
+        log.info("the int8 image tower holds on this library's first %d pictures (cosine %.5f)", len(tensors), cosine)
+        return pictures
+    why = f"the int8 image tower strays from torch on this library's own pictures (cosine {cosine:.5f} < "
+    why += f"{OWN_PICTURES_MIN_COSINE})"
+    folder = towers_folder(library, encoder.spec)
+    manifest = TowerManifest.read(folder)
+    if manifest is not None:
+        manifest.image_int8_refused = why
+        manifest.write(folder)
+    log.warning("%s: its pictures go through torch", why)
+    return encoder
 
 
 def _why_not(manifest: TowerManifest | None, spec: ModelSpec, int8: bool) -> str | None:

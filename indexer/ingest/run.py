@@ -20,7 +20,7 @@ from indexer.encoder import Encoder
 from indexer.ingest.batch import Batch, ToEncode, WithoutVector, WithVector
 from indexer.ingest.encode import encode_batch
 from indexer.ingest.known_content import ContentMatcher, Copy, Move, ReadAgain, Touch
-from indexer.ingest.pictures import picture_encoder
+from indexer.ingest.pictures import checked_on_own_pictures, picture_encoder
 from indexer.ingest.plan import Plan, PlannedFile, plan_run, split_existing
 from indexer.ingest.read import Decoded, Failed, FileReader, KnownContent, ReadLimits, ReadOutcome, Vanished
 from indexer.ingest.records import failed_record, ok_record
@@ -176,6 +176,7 @@ class IndexRun:
         (its moves and touches are idempotent; its records were rolled back)."""
         batch = self._batch
         if batch.tensors() and not self._runtime_recorded:
+            self._check_own_pictures(batch)
             self._record_runtime()
         with self.times.measure("encode"):
             encoded = encode_batch(self.pictures, batch)
@@ -187,6 +188,16 @@ class IndexRun:
         if self.writer.checkpoint_due():
             with self.times.measure("checkpoint"):
                 self.writer.checkpoint()
+
+    def _check_own_pictures(self, batch: Batch) -> None:
+        """A library's first pictures, where auto chose the int8 image tower: checked against torch once (see
+        pictures.checked_on_own_pictures); a tower that strays gives the run, and the library, to torch."""
+        if self.settings.index_runtime != "auto" or self.catalog.image_runtimes():
+            return
+        checked = checked_on_own_pictures(self.library.path, self.pictures, self.encoder, batch.tensors())
+        if checked is not self.pictures:
+            self.pictures = checked
+            self.report.image_runtime = checked.runtime
 
     def _record_runtime(self) -> None:
         """Say in the catalog what encodes this run's pictures, before its first vectors are written (a crash in

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from indexer import tower_export
+from indexer.ingest import pictures as pictures_module
 from indexer.library import Library
 from indexer.tower_manifest import TowerManifest, towers_folder
 from tests.conftest import Cli, TinyModel, make_photo_folder
@@ -129,3 +130,20 @@ def test_the_library_records_what_encoded_its_pictures_auto_never_mixes_and_a_mi
     assert cli.stats()["pictures_encoded_by"] == ["onnx-int8"]
     assert "mixed" not in cli("stats")
     assert cli.index(make_photo_folder(tmp_path / "more", 1)[0])["image_runtime"] == "onnx-int8"  # and keeps it
+
+
+def test_an_int8_tower_that_strays_on_the_librarys_own_pictures_gives_the_library_to_torch(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The exporter's check saw synthetic pictures only: the first real ones are checked again, once."""
+    photos = make_photo_folder(tmp_path / "photos", 3)
+    with monkeypatch.context() as strict:
+        strict.setattr(pictures_module, "OWN_PICTURES_MIN_COSINE", 1.01)  # no int8 vector is that close
+        report = cli.index(photos[0])
+    assert report["image_runtime"] == "torch" and report["mixes_with"] == []
+    refused = _manifest(cli.library).image_int8_refused
+    assert refused is not None and "this library's own pictures" in refused
+    assert cli.index(photos[1])["image_runtime"] == "torch"  # at the usual bar too: the library stays torch's
+    assert cli.stats()["pictures_encoded_by"] == ["torch"]
+    out = cli("index", str(photos[2]), "--index-runtime", "onnx-int8", code=1)
+    assert "this library's own pictures" in out  # asked for by name, it is refused with the reason
