@@ -1,7 +1,7 @@
 """Indexing throughput on real JPEGs: end to end (scan, read, decode, encode, write) vs model-only, for each
 runtime that encodes the pictures (torch, and `auto`: the export's int8 image tower on a CPU).
 
-    python bench/index_throughput.py [--images DIR] [--archs tiny,ViT-B-32] [--runtimes torch,auto] [--workers N]
+    python -m bench.index_throughput [--images DIR] [--archs tiny,ViT-B-32] [--runtimes torch,auto] [--workers N]
                                      [--repeats N]
 
 Random weights cost the same compute as pretrained ones, so ViT-B-32 numbers here are what a user
@@ -121,7 +121,7 @@ def main() -> None:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     body = f"""## index_throughput
 
-`python bench/index_throughput.py --repeats {args.repeats}` — {args.images.name}/ real JPEGs, device {device},
+`python -m bench.index_throughput --repeats {args.repeats}` — {args.images.name}/ real JPEGs, device {device},
 batch {args.batch_size}, {args.workers} decode workers; medians of {args.repeats} alternated runs. Machine: {machine()}.
 
 | model | index runtime (used) | images | end to end (img/s) | model-only encode (img/s) | e2e / model | decode+preprocess, 1 thread (img/s) | unchanged re-run |
