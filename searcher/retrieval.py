@@ -93,22 +93,19 @@ class VectorRetrieval:
         fetch = (wanted + (exclude is not None)) * self.rescore_factor
         ann_scores, ann_ids = ann.search(index.index, query, fetch, self.nprobe, allowed)
         found, scores = ann_ids[0], ann_scores[0]
-        written_since = index.delta_ids()  # absent from the index, or there with a stale vector
+        written_since = _without(index.delta_ids(), exclude)  # absent from the index, or there with a stale vector
         if allowed is not None:
             written_since = written_since[np.isin(written_since, allowed)]
         if not index.exact_scores:
             candidates = np.union1d(found[found >= 0], written_since)
             return self._rescored(query[0], collection, _without(candidates, exclude), wanted)
         keep = (found >= 0) & ~np.isin(found, written_since)
-        delta_ids, delta_vectors = self.library.catalog.fetch_vectors(
-            collection, _without(written_since, exclude).tolist(), index.dim
-        )
-        ids = np.concatenate([found[keep], delta_ids])
-        scores = np.concatenate([scores[keep], delta_vectors @ query[0]])
-        keep = ids != exclude if exclude is not None else slice(None)
+        if exclude is not None:
+            keep &= found != exclude
+        delta_ids, delta_vectors = self.library.catalog.fetch_vectors(collection, written_since.tolist(), index.dim)
         return self._best(
-            ids[keep],
-            scores[keep],
+            np.concatenate([found[keep], delta_ids]),
+            np.concatenate([scores[keep], delta_vectors @ query[0]]),
             dict(zip(delta_ids.tolist(), delta_vectors, strict=True)),
             collection,
             wanted,
@@ -132,10 +129,11 @@ class VectorRetrieval:
         dim: int,
     ) -> Candidates:
         """The best `wanted` of these already-scored items, with their stored vectors: only theirs are read, and
-        an item the catalog deleted after the index was written gives its place to the next one."""
+        an item the catalog deleted after the index was written gives its place to the next one. `known`: vectors
+        already read (filled in with the others')."""
         order = np.lexsort((ids, -scores))
         ids, scores = ids[order], scores[order]
-        vectors = dict(known)
+        vectors = known
         chosen: list[int] = []
         start = 0
         while len(chosen) < wanted and start < len(ids):

@@ -52,7 +52,9 @@ class IndexRun:
         self.settings = settings
         self.settle_seconds = settle_seconds
         self.keep_missing = keep_missing
-        self.pictures = picture_encoder(library.path, encoder, settings.index_runtime, self.catalog.image_runtimes())
+        earlier = self.catalog.image_runtimes()
+        self._fresh_library = not earlier  # no picture vectors yet: auto's int8 tower is checked on the first batch
+        self.pictures = picture_encoder(library.path, encoder, settings.index_runtime, earlier)
         self.report = IndexReport(image_runtime=self.pictures.runtime)
         self.times = self.report.stages
         self.writer = LibraryWriter(
@@ -192,7 +194,7 @@ class IndexRun:
     def _check_own_pictures(self, batch: Batch) -> None:
         """A library's first pictures, where auto chose the int8 image tower: checked against torch once (see
         pictures.checked_on_own_pictures); a tower that strays gives the run, and the library, to torch."""
-        if self.settings.index_runtime != "auto" or self.catalog.image_runtimes():
+        if self.settings.index_runtime != "auto" or not self._fresh_library:
             return
         checked = checked_on_own_pictures(self.library.path, self.pictures, self.encoder, batch.tensors())
         if checked is not self.pictures:
