@@ -75,6 +75,7 @@ class Ranking(BaseModel):
     cutoff_fraction: float = Field(default=0.5, ge=0, le=1, description="relative: share of the best hit's z.")
     collapse: bool = switch(False, "Show near-duplicates (bursts, copies) as one hit.")
     duplicate_similarity: float = Field(default=0.99, gt=0, le=1, description="Cosine at which two are one.")
+    moments: bool = switch(True, "Show each video once: its best moment, with its other moments under it.")
     mmr: float | None = switch(None, "Diversify: MMR lambda (1 = relevance only); off when unset.", ge=0, le=1)
 
     @property

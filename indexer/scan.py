@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import InputError
-from indexer.selection import CAPTION_SUFFIX, file_kind, included
+from indexer.selection import CAPTION_SUFFIX, MEDIA_KINDS, file_kind, included
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ class FoundFile:
 
 @dataclass
 class ScanResult:
-    images: list[FoundFile] = field(default_factory=list)
+    media: list[FoundFile] = field(default_factory=list)  # pictures and videos
     sidecars: dict[str, FoundFile] = field(default_factory=dict)  # image path -> its caption file
     unreadable_dirs: list[str] = field(default_factory=list)
 
@@ -80,10 +80,10 @@ def scan(roots: Iterable[str], exclude: str | None = None) -> ScanResult:
 
 
 def _add_file(path: str, st: os.stat_result, result: ScanResult, seen: set[str]) -> bool:
-    if path in seen or file_kind(path) != "image":
+    if path in seen or file_kind(path) not in MEDIA_KINDS:
         return False
     seen.add(path)
-    result.images.append(FoundFile(path, st.st_size, st.st_mtime_ns))
+    result.media.append(FoundFile(path, st.st_size, st.st_mtime_ns))
     return True
 
 

@@ -1,4 +1,5 @@
-"""Which files xmodal indexes, defined once: pictures and their .txt captions, never hidden files or folders.
+"""Which files xmodal indexes, defined once: pictures, videos and their .txt captions, never hidden files or
+folders.
 
 The scan walks folders with this rule and the watcher filters filesystem events with it, so the two
 cannot disagree about what belongs in the library.
@@ -14,11 +15,14 @@ from typing import Literal
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".hif"}
 )
-# Videos xmodal can sample frames from (indexer.video). Not yet a kind that file_kind returns: no run indexes them.
-VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi"})
+# Videos xmodal samples frames from (indexer.video): what phones and cameras write, and what FFmpeg reads well.
+VIDEO_EXTENSIONS = frozenset(
+    {".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".3gp", ".mts", ".m2ts", ".mpg", ".mpeg"}
+)
 CAPTION_SUFFIX = ".txt"  # photo.txt next to photo.jpg: its caption
 
-FileKind = Literal["image", "caption"]
+FileKind = Literal["image", "video", "caption"]
+MEDIA_KINDS = frozenset({"image", "video"})  # what the catalog holds rows for; captions attach to them
 
 
 def is_hidden(name: str) -> bool:
@@ -31,13 +35,15 @@ def file_kind(name: str) -> FileKind | None:
     suffix = os.path.splitext(name)[1].lower()
     if suffix in IMAGE_EXTENSIONS:
         return "image"
+    if suffix in VIDEO_EXTENSIONS:
+        return "video"
     if suffix == CAPTION_SUFFIX:
         return "caption"
     return None
 
 
 def included(name: str, is_dir: bool) -> bool:
-    """Whether an entry of a folder being indexed counts: a visible folder, picture or caption."""
+    """Whether an entry of a folder being indexed counts: a visible folder, picture, video or caption."""
     return not is_hidden(name) and (is_dir or file_kind(name) is not None)
 
 

@@ -38,6 +38,7 @@ class Candidates:
     rerank_rank: np.ndarray
     z: np.ndarray  # standard deviations above the query's mean score over the library, NaN when not computed
     duplicates: tuple[tuple[int, ...], ...]  # near-duplicates collapsed into this candidate
+    moments: tuple[tuple[tuple[int, float], ...], ...]  # (id, cosine) of its video's other moments, folded in here
     complete: bool = False  # a larger candidate pool could not add a visible item
     floor: float = -np.inf  # every item beyond the pool scores at most this (cosine)
 
@@ -61,6 +62,7 @@ class Candidates:
             rerank_rank=_unranked(count),
             z=_nan(count),
             duplicates=((),) * count,
+            moments=((),) * count,
             complete=complete,
             floor=floor,
         )
@@ -80,7 +82,9 @@ class Candidates:
             value = getattr(self, column.name)
             if isinstance(value, np.ndarray):
                 changes[column.name] = value[picked]
-        changes["duplicates"] = tuple(self.duplicates[position] for position in picked.tolist())
+        positions = picked.tolist()
+        changes["duplicates"] = tuple(self.duplicates[position] for position in positions)
+        changes["moments"] = tuple(self.moments[position] for position in positions)
         return replace(self, **changes)
 
     def keep(self, mask: np.ndarray) -> Candidates:
@@ -103,6 +107,7 @@ class Candidates:
         if len(self.vectors) == 0:
             joined["vectors"] = extra.vectors
         joined["duplicates"] = self.duplicates + extra.duplicates
+        joined["moments"] = self.moments + extra.moments
         return replace(self, **joined)
 
     def position_of(self) -> dict[int, int]:

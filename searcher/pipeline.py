@@ -1,7 +1,8 @@
 """The ranking stages, composed in one place:
 
     vector candidates ─► lexical match ─► fusion (RRF) ─► second-model rerank
-        ─► min score ─► relevance cutoff ─► near-duplicate collapse ─► MMR ─► date sort
+        ─► min score ─► relevance cutoff ─► near-duplicate collapse ─► a video's moments as one hit ─► MMR
+        ─► date sort
 
 Each stage is its own module in searcher/stages/, switched by the query's ranking (core/options.py).
 When the stages leave fewer visible items than the page needs, the pool grows and the stages run again.
@@ -29,6 +30,7 @@ from searcher.stages.date_sort import DateSortStage
 from searcher.stages.fusion import FusionStage
 from searcher.stages.lexical import LexicalStage
 from searcher.stages.mmr import MmrStage
+from searcher.stages.moments import MomentsStage
 from searcher.stages.rerank import RerankStage
 
 POOL_GROWTH = 4
@@ -43,6 +45,7 @@ def stages(catalog: Catalog, retrieval: VectorRetrieval, rerankers: Rerankers) -
         MinScoreStage(),
         CutoffStage(LibrarySample(catalog)),
         CollapseStage(),
+        MomentsStage(catalog),
         MmrStage(),
         DateSortStage(catalog),
     )

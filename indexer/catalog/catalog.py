@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ import numpy as np
 
 from core.errors import LibraryIncompatible
 from indexer.catalog.names import COLLECTIONS, SCHEMA_VERSION, VECTOR_TABLE_NAMES, Collection
-from indexer.catalog.records import KnownFile, MediaRecord, MediaRow, TextRow
+from indexer.catalog.records import KnownFile, MediaRecord, MediaRow, Segment, TextRow
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -217,7 +218,7 @@ class Catalog:
             media.c.mtime_ns,
             media.c.content_hash,
             media.c.status,
-            media_vectors.c.id.is_not(None),
+            media_vectors.c.id.is_not(None) | _whole_video(media),
         )
         found: dict[str, KnownFile] = {}
         with self.engine.connect() as conn:
@@ -226,6 +227,7 @@ class Catalog:
                     select(*cols)
                     .outerjoin(media_vectors, media_vectors.c.id == media.c.id)
                     .where(path_under(media.c.path, root) | (media.c.path == root))
+                    .where(media.c.parent_id.is_(None))  # files only: a video's segments are not on disk
                 )
                 for row in conn.execute(stmt):
                     found[row.path] = KnownFile(*row)
@@ -238,24 +240,30 @@ class Catalog:
 
         stmt = (
             select(media.c.id)
+            .outerjoin(media_vectors, media_vectors.c.id == media.c.id)
             .where((media.c.content_hash == content_hash) & (media.c.status == "ok"))
-            .join(media_vectors, media_vectors.c.id == media.c.id)
+            .where(media_vectors.c.id.is_not(None) | _whole_video(media))
         )
         with self.engine.connect() as conn:
             return list(conn.execute(stmt).scalars())
 
     def ok_hashes(self) -> set[str]:
-        """Content that has a vector already: a file with it needs no decoding."""
-        from sqlalchemy import select
-
-        from indexer.catalog.schema import media, media_vectors
-
-        stmt = select(media.c.content_hash).join(media_vectors, media_vectors.c.id == media.c.id).distinct()
-        with self.engine.connect() as conn:
-            return {h for h in conn.execute(stmt).scalars() if h}
+        """Content that has a vector already (a video: its segments): a file with it needs no decoding."""
+        rows = self._rows(
+            "SELECT DISTINCT content_hash FROM media WHERE content_hash IS NOT NULL AND "
+            "(id IN (SELECT id FROM media_vectors) OR (media_type = 'video' AND status = 'ok' AND parent_id IS NULL))"
+        )
+        return {row[0] for row in rows}
 
     def write_media(self, records: Sequence[MediaRecord], vectors: Sequence[np.ndarray | None]) -> list[int]:
         """Insert or update rows and their vectors in one transaction; returns the row ids in order."""
+        with self.engine.begin() as conn:
+            return self._write_media(conn, self._bump(conn, "media"), records, vectors)
+
+    @staticmethod
+    def _write_media(
+        conn: Connection, version: int, records: Sequence[MediaRecord], vectors: Sequence[np.ndarray | None]
+    ) -> list[int]:
         from sqlalchemy import bindparam, delete, insert, update
 
         from indexer.catalog.schema import media, media_vectors
@@ -265,34 +273,30 @@ class Catalog:
         fresh = [i for i, record in enumerate(records) if record.id is None]
         known = [i for i, record in enumerate(records) if record.id is not None]
         ids: list[int] = [record.id or 0 for record in records]
-        with self.engine.begin() as conn:
-            version = self._bump(conn, "media")
-            if fresh:
-                paths = [records[i].path for i in fresh]
-                for chunk in chunks(paths, 500):
-                    conn.execute(delete(media).where(media.c.path.in_(chunk)))
-                rows = [{**{f: getattr(records[i], f) for f in fields}, "indexed_at": now} for i in fresh]
-                inserted = conn.execute(
-                    insert(media).returning(media.c.id, sort_by_parameter_order=True), rows
-                ).scalars()
-                for i, row_id in zip(fresh, inserted, strict=True):
-                    ids[i] = int(row_id)
-            if known:
-                rows = [
-                    {**{f: getattr(records[i], f) for f in fields}, "indexed_at": now, "row_id": records[i].id}
-                    for i in known
-                ]
-                stmt = update(media).where(media.c.id == bindparam("row_id"))
-                conn.execute(stmt.values({f: bindparam(f) for f in [*fields, "indexed_at"]}), rows)
-            for chunk in chunks(ids, 500):
-                conn.execute(delete(media_vectors).where(media_vectors.c.id.in_(chunk)))
-            vector_rows = [
-                {"id": row_id, "version": version, "vector": pack(vector)}
-                for row_id, vector in zip(ids, vectors, strict=True)
-                if vector is not None
+        if fresh:
+            paths = [records[i].path for i in fresh]
+            for chunk in chunks(paths, 500):
+                conn.execute(delete(media).where(media.c.path.in_(chunk)))
+            rows = [{**{f: getattr(records[i], f) for f in fields}, "indexed_at": now} for i in fresh]
+            inserted = conn.execute(insert(media).returning(media.c.id, sort_by_parameter_order=True), rows).scalars()
+            for i, row_id in zip(fresh, inserted, strict=True):
+                ids[i] = int(row_id)
+        if known:
+            rows = [
+                {**{f: getattr(records[i], f) for f in fields}, "indexed_at": now, "row_id": records[i].id}
+                for i in known
             ]
-            if vector_rows:
-                conn.execute(insert(media_vectors), vector_rows)
+            stmt = update(media).where(media.c.id == bindparam("row_id"))
+            conn.execute(stmt.values({f: bindparam(f) for f in [*fields, "indexed_at"]}), rows)
+        for chunk in chunks(ids, 500):
+            conn.execute(delete(media_vectors).where(media_vectors.c.id.in_(chunk)))
+        vector_rows = [
+            {"id": row_id, "version": version, "vector": pack(vector)}
+            for row_id, vector in zip(ids, vectors, strict=True)
+            if vector is not None
+        ]
+        if vector_rows:
+            conn.execute(insert(media_vectors), vector_rows)
         return ids
 
     def move_media(self, moves: Sequence[tuple[int, str, int, int]]) -> None:
@@ -307,6 +311,9 @@ class Catalog:
             for row_id, path, size, mtime_ns in moves:
                 conn.execute(delete(media).where((media.c.path == path) & (media.c.id != row_id)))
                 conn.execute(update(media).where(media.c.id == row_id).values(path=path, size=size, mtime_ns=mtime_ns))
+                conn.exec_driver_sql(  # a video's segments follow it: their paths are its path plus a fragment
+                    "UPDATE media SET path = ? || substr(path, instr(path, '#')) WHERE parent_id = ?", (path, row_id)
+                )
 
     def touch_media(self, updates: Sequence[tuple[int, int, int]]) -> None:
         """Record a new size/mtime (id, size, mtime_ns) for a file whose content did not change."""
@@ -332,12 +339,72 @@ class Catalog:
             for chunk in chunks(ids, 500):
                 conn.execute(delete(media).where(media.c.id.in_(chunk)))
 
+    def write_video(
+        self, record: MediaRecord, frames: Sequence[tuple[float, np.ndarray]], segments: Sequence[Segment]
+    ) -> tuple[int, list[int]]:
+        """A video, its sampled frames and its segments, in one transaction (ids: the video's, its segments');
+        a video written before loses its old frames and segments, whose ids are never reused."""
+        from sqlalchemy import insert
+
+        from indexer.catalog.schema import media, media_vectors, video_frames
+
+        video = replace(record, media_type="video")
+        now = time.time()
+        with self.engine.begin() as conn:
+            version = self._bump(conn, "media")
+            (video_id,) = self._write_media(conn, version, [video], [None])
+            conn.exec_driver_sql("DELETE FROM media WHERE parent_id = ?", (video_id,))  # cascades to vectors
+            conn.exec_driver_sql("DELETE FROM video_frames WHERE video_id = ?", (video_id,))
+            if frames:
+                rows = [{"video_id": video_id, "time_s": float(t), "vector": pack(v)} for t, v in frames]
+                conn.execute(insert(video_frames), rows)
+            ids: list[int] = []
+            for segment in segments:
+                row = {
+                    "path": f"{video.path}#t={segment.start_s:g},{segment.end_s:g}",
+                    "size": video.size,
+                    "mtime_ns": video.mtime_ns,
+                    "content_hash": None,  # content is the video's: a move is the video's move
+                    "status": "ok",
+                    "media_type": "video",
+                    "width": video.width,
+                    "height": video.height,
+                    "taken_at": video.taken_at,
+                    "camera_make": video.camera_make,
+                    "camera_model": video.camera_model,
+                    "indexed_at": now,
+                    "parent_id": video_id,
+                    "start_s": segment.start_s,
+                    "end_s": segment.end_s,
+                    "frame_s": segment.frame_s,
+                }
+                ids.append(int(conn.execute(insert(media).values(**row)).inserted_primary_key[0]))  # type: ignore[index]
+            if ids:
+                vectors = [
+                    {"id": i, "version": version, "vector": pack(s.vector)} for i, s in zip(ids, segments, strict=True)
+                ]
+                conn.execute(insert(media_vectors), vectors)
+        return video_id, ids
+
+    def video_frames(self, video_id: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """(times, vectors) of a video's sampled frames, in time order."""
+        rows = self._rows("SELECT time_s, vector FROM video_frames WHERE video_id = ? ORDER BY time_s", (video_id,))
+        return np.asarray([row[0] for row in rows], dtype=np.float64), unpack_many([row[1] for row in rows], dim)
+
     def media_rows(self, ids: Sequence[int]) -> dict[int, MediaRow]:
         rows: dict[int, MediaRow] = {}
         for chunk in chunks([int(item) for item in ids], 900):
             for row in self._dicts(f"SELECT * FROM media WHERE id IN ({_marks(chunk)})", chunk):
                 rows[row["id"]] = MediaRow.of(row)
         return rows
+
+    def videos_of(self, ids: Sequence[int]) -> dict[int, int]:
+        """{segment id: its video's id} for those of `ids` that are moments of a video (pictures are left out)."""
+        found: dict[int, int] = {}
+        for chunk in chunks([int(item) for item in ids], 900):
+            query = f"SELECT id, parent_id FROM media WHERE parent_id IS NOT NULL AND id IN ({_marks(chunk)})"
+            found.update((int(item), int(parent)) for item, parent in self._rows(query, chunk))
+        return found
 
     def media_row(self, media_id: int) -> MediaRow | None:
         return self.media_rows([media_id]).get(media_id)
@@ -347,7 +414,7 @@ class Catalog:
         return int(rows[0][0]) if rows else None
 
     def failures(self) -> list[tuple[str, str]]:
-        rows = self._rows("SELECT path, error FROM media WHERE status = 'failed' ORDER BY path")
+        rows = self._rows("SELECT path, error FROM media WHERE status = 'failed' AND parent_id IS NULL ORDER BY path")
         return [(path, error or "") for path, error in rows]
 
     # -- texts --------------------------------------------------------------------------------
@@ -506,12 +573,15 @@ class Catalog:
 
     def counts(self) -> dict[str, int]:
         with self.connection() as conn:
-            by_status = dict(conn.execute("SELECT status, count(*) FROM media GROUP BY status").fetchall())
+            files = "SELECT status, count(*) FROM media WHERE parent_id IS NULL GROUP BY status"
+            by_status = dict(conn.execute(files).fetchall())
+            segments = conn.execute("SELECT count(*) FROM media WHERE parent_id IS NOT NULL").fetchone()[0]
             tables = ("media_vectors", "texts", "text_vectors", "text_sources")
             row = conn.execute("SELECT " + ", ".join(f"(SELECT count(*) FROM {table})" for table in tables)).fetchone()
         return {
             "media": int(by_status.get("ok", 0)),
             "failed": int(by_status.get("failed", 0)),
+            "segments": int(segments),
             **{table: int(count) for table, count in zip(tables, row, strict=True)},
         }
 
@@ -523,3 +593,8 @@ def _marks(values: Sequence[Any]) -> str:
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _whole_video(media: Any) -> Any:
+    """A video's own row, written whole: it has no vector, its segments have (write_video writes all at once)."""
+    return (media.c.media_type == "video") & (media.c.status == "ok") & media.c.parent_id.is_(None)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class KnownFile:
@@ -34,6 +36,18 @@ class MediaRecord:
     camera_make: str | None = None
     camera_model: str | None = None
     id: int | None = None  # set when the file already has a row (changed, or moved here)
+    media_type: str = "image"  # "image" | "video"
+    duration_s: float | None = None  # a video's length
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A moment of a video: consecutive sampled frames that look alike; its vector is their normalised mean."""
+
+    start_s: float
+    end_s: float
+    frame_s: float  # the frame that shows the moment best (its thumbnail)
+    vector: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -55,6 +69,11 @@ class MediaRow:
     camera_make: str | None
     camera_model: str | None
     indexed_at: float
+    parent_id: int | None = None  # a segment's video
+    start_s: float | None = None
+    end_s: float | None = None
+    frame_s: float | None = None
+    duration_s: float | None = None
 
     @classmethod
     def of(cls, mapping: Any) -> MediaRow:

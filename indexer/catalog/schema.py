@@ -48,6 +48,14 @@ media = Table(
     Column("camera_make", String),
     Column("camera_model", String),
     Column("indexed_at", Float, nullable=False),
+    # A video's moments are rows here too, so that they share the pictures' ids, index, filters and ranking: a
+    # segment points at its video (parent_id), spans start_s..end_s and shows best at frame_s; its path is the
+    # video's with a media fragment (clip.mp4#t=5,12). A video's own row holds duration_s and no vector.
+    Column("parent_id", Integer, ForeignKey("media.id", ondelete="CASCADE"), index=True),
+    Column("start_s", Float),
+    Column("end_s", Float),
+    Column("frame_s", Float),
+    Column("duration_s", Float),
     sqlite_autoincrement=True,  # ids are FAISS ids: never reuse one
 )
 
@@ -89,8 +97,40 @@ text_vectors = Table(
     Column("vector", LargeBinary, nullable=False),
 )
 
+# The vectors of a video's sampled frames: its segments are made from them, and can be made again without
+# decoding the video (another segmentation, another threshold).
+video_frames = Table(
+    "video_frames",
+    metadata,
+    Column("video_id", Integer, ForeignKey("media.id", ondelete="CASCADE"), primary_key=True),
+    Column("time_s", Float, primary_key=True),
+    Column("vector", LargeBinary, nullable=False),
+)
+
 VECTOR_TABLES: dict[Collection, Table] = {"media": media_vectors, "texts": text_vectors}
 assert {name: table.name for name, table in VECTOR_TABLES.items()} == VECTOR_TABLE_NAMES
 
+
+def add_videos(conn: Connection) -> None:
+    """Schema 3: videos and their segments (columns added in place, no table rebuilt) and their frames. Columns
+    and tables already there are left as they are (a catalog that an older version's tests rebuilt by hand)."""
+    have = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(media)")}
+    columns = {
+        "parent_id": "INTEGER REFERENCES media(id) ON DELETE CASCADE",
+        "start_s": "REAL",
+        "end_s": "REAL",
+        "frame_s": "REAL",
+        "duration_s": "REAL",
+    }
+    for name, kind in columns.items():
+        if name not in have:
+            conn.exec_driver_sql(f"ALTER TABLE media ADD COLUMN {name} {kind}")
+    conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_media_parent_id ON media (parent_id)")
+    video_frames.create(conn, checkfirst=True)
+
+
 # Migrations from version N to N+1, applied in order on open. Version 1 is the first schema.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: create_fts_tables}  # 2: full-text tables for lexical matching
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    1: create_fts_tables,  # 2: full-text tables for lexical matching
+    2: add_videos,  # 3: video segments and frames
+}

@@ -88,7 +88,7 @@ def plan_run(
     still being written: it is neither read nor counted missing, only listed as settling."""
     known = catalog.known_files([*roots, *gone])
     plan = Plan(roots, gone, [], MissingRows(), found.sidecars)
-    for file in found.images:
+    for file in found.media:
         row = known.get(file.path)
         if row is not None and row.size == file.size and row.mtime_ns == file.mtime_ns:
             plan.unchanged += 1
@@ -96,7 +96,7 @@ def plan_run(
             plan.settling.append(file.path)
         else:
             plan.todo.append(PlannedFile(file, row))
-    present = {file.path for file in found.images}
+    present = {file.path for file in found.media}
     for path, row in known.items():
         if path not in present:
             plan.missing.add(row)

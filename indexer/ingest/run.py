@@ -105,7 +105,7 @@ class IndexRun:
             found = scan(roots, exclude=str(self.library.path))
         with self.times.measure("plan"):
             plan = plan_run(self.catalog, found, roots, gone_paths, self.settle_seconds, time.time())
-        self.report.scanned = len(found.images)
+        self.report.scanned = len(found.media)
         self.report.unreadable_dirs = found.unreadable_dirs
         self.report.unchanged = plan.unchanged
         self.report.settling = plan.settling

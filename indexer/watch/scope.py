@@ -6,7 +6,7 @@ import os
 from collections import defaultdict
 from collections.abc import Iterable
 
-from indexer.selection import file_kind
+from indexer.selection import MEDIA_KINDS, file_kind
 
 COLLAPSE_TO_FOLDER = 20  # this many changed entries in one folder: rescan the folder instead
 
@@ -45,5 +45,5 @@ def _sibling_image_suffixes(stem: str) -> list[str]:
     return [
         os.path.splitext(entry)[1]
         for entry in entries
-        if os.path.splitext(entry)[0] == name and file_kind(entry) == "image"
+        if os.path.splitext(entry)[0] == name and file_kind(entry) in MEDIA_KINDS
     ]

@@ -20,7 +20,7 @@ def test_finds_images_in_nested_and_unicode_folders(tmp_path: Path) -> None:
     }
     (tmp_path / "notes.pdf").write_bytes(b"%PDF")
     found = scan([str(tmp_path)])
-    assert {Path(f.path) for f in found.images} == expected
+    assert {Path(f.path) for f in found.media} == expected
 
 
 def test_symlink_loops_end_and_each_folder_is_read_once(tmp_path: Path) -> None:
@@ -28,7 +28,7 @@ def test_symlink_loops_end_and_each_folder_is_read_once(tmp_path: Path) -> None:
     os.symlink(tmp_path, tmp_path / "photos" / "loop")
     os.symlink(tmp_path / "photos", tmp_path / "alias")
     found = scan([str(tmp_path)])
-    assert len(found.images) == 1
+    assert len(found.media) == 1
 
 
 def test_hidden_files_fifos_and_dangling_links_are_skipped(tmp_path: Path) -> None:
@@ -38,7 +38,7 @@ def test_hidden_files_fifos_and_dangling_links_are_skipped(tmp_path: Path) -> No
     os.mkfifo(tmp_path / "pipe.jpg")
     os.symlink(tmp_path / "nowhere.jpg", tmp_path / "dangling.jpg")
     found = scan([str(tmp_path)])
-    assert [Path(f.path).name for f in found.images] == ["seen.png"]
+    assert [Path(f.path).name for f in found.media] == ["seen.png"]
 
 
 def test_sidecar_captions_pair_with_their_image(tmp_path: Path) -> None:
@@ -54,7 +54,7 @@ def test_the_library_inside_a_root_is_not_scanned(tmp_path: Path) -> None:
     write_picture(tmp_path / "photo.png", 1)
     write_picture(tmp_path / "lib" / "thumb.png", 2)
     found = scan([str(tmp_path)], exclude=str(tmp_path / "lib"))
-    assert [Path(f.path).name for f in found.images] == ["photo.png"]
+    assert [Path(f.path).name for f in found.media] == ["photo.png"]
 
 
 def test_a_missing_root_is_a_clear_error(tmp_path: Path) -> None:

@@ -243,7 +243,7 @@ def test_the_scan_and_the_watcher_agree_on_which_files_belong(tmp_path: Path) ->
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_bytes(b"x")
     found = scan([str(root)])
-    scanned = {Path(f.path).relative_to(root).as_posix() for f in [*found.images]} | {
+    scanned = {Path(f.path).relative_to(root).as_posix() for f in [*found.media]} | {
         Path(f.path).relative_to(root).as_posix() for f in found.sidecars.values()
     }
     collector = EventCollector(str(tmp_path / "library"), [str(root)])
