@@ -54,11 +54,26 @@ def print_hits(console: Console, hits: Sequence[Hit], as_json: bool) -> None:
                 str(hit.rank),
                 _score(hit),
                 str(hit.id),
-                _shown_path(hit.path or ""),
+                _where(hit),
                 size,
                 (hit.taken_at or "")[:10],
             )
     console.print(table)
+
+
+def _where(hit: Hit) -> str:
+    """A picture's path; a moment's video path @ start–end (and how many more moments of it follow)."""
+    path = _shown_path(hit.path or "")
+    if hit.kind != "video":
+        return path
+    shown = f"{path} @ {clock(hit.start or 0.0)}–{clock(hit.end or 0.0)}"
+    return shown + (f" (+{len(hit.moments)} more moments)" if hit.moments else "")
+
+
+def clock(seconds: float) -> str:
+    """00:01:23: a moment's time as players show it (whole seconds, rounded down)."""
+    minutes, second = divmod(int(seconds), 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}:{second:02d}"
 
 
 def _score(hit: Hit) -> str:
@@ -73,14 +88,17 @@ def _hit_line(hit: Hit) -> str:
         fields.append(" ".join((hit.text or "").split()))
     else:
         size = f"{hit.width}x{hit.height}" if hit.width else ""
-        fields += [hit.path or "", size, (hit.taken_at or "")[:10]]
+        where = hit.path or ""
+        if hit.kind == "video":
+            where += f" @ {clock(hit.start or 0.0)}–{clock(hit.end or 0.0)}"
+        fields += [where, size, (hit.taken_at or "")[:10]]
     return "\t".join(fields)
 
 
 def report_line(report: IndexReport) -> str:
     rate = report.encoded / report.seconds if report.seconds > 0 else 0.0
     parts = [
-        f"{report.scanned} images found",
+        f"{report.scanned} files found",
         f"{report.added} added",
         f"{report.updated} updated",
         f"{report.moved} moved",
@@ -91,8 +109,10 @@ def report_line(report: IndexReport) -> str:
     ]
     if report.texts:
         parts.append(f"{report.texts} sidecar texts")
+    if report.videos:
+        parts.append(f"{report.videos} videos sampled into {report.frames} frames and {report.moments} moments")
     through = f" through {report.image_runtime}" if report.encoded else ""
-    line = ", ".join(parts) + f" in {report.seconds:.1f}s ({rate:.1f} images/s encoded{through})"
+    line = ", ".join(parts) + f" in {report.seconds:.1f}s ({rate:.1f} files/s encoded{through})"
     if report.mixes_with:
         line += (
             f"; the library's earlier pictures were encoded through {', '.join(report.mixes_with)}"
@@ -110,8 +130,9 @@ def print_stats(console: Console, stats: dict[str, Any], as_json: bool) -> None:
     table = Table(show_header=False, show_edge=False, pad_edge=False)
     table.add_column(style="bold")
     table.add_column(overflow="fold")
-    for key in ("library", "model", "dim", "images", "failed", "texts", "text_sources", "disk_bytes"):
+    for key in ("library", "model", "dim", "images", "videos", "moments", "failed", "texts", "text_sources"):
         table.add_row(key, str(stats.get(key, "")))
+    table.add_row("disk_bytes", str(stats.get("disk_bytes", "")))
     encoded_by = stats.get("pictures_encoded_by") or []
     if len(encoded_by) > 1:
         table.add_row("pictures", f"encoded through {', '.join(encoded_by)}, mixed (xmodal index --reindex: one)")
@@ -135,6 +156,11 @@ def print_stats(console: Console, stats: dict[str, Any], as_json: bool) -> None:
             console.print(f"  {failure['path']}: {failure['reason']}", markup=False, highlight=False)
         if stats["failed"] > 50:
             console.print("  … (xmodal stats --json lists them all)")
+    partial = stats.get("partial_videos") or []
+    if partial:
+        console.print(f"\n[bold]{len(partial)} videos were indexed only in part:[/bold]")
+        for video in partial[:50]:
+            console.print(f"  {video['path']}: {video['reason']}", markup=False, highlight=False)
 
 
 def print_eval(console: Console, report: EvalReport, as_json: bool) -> None:

@@ -130,6 +130,8 @@ def library_stats(library: Library, thumbnails: FolderSizes = thumbnail_sizes) -
         "model": spec.describe() if spec else None,
         "dim": dim,
         "images": counts["media"],
+        "videos": counts["videos"],
+        "moments": counts["segments"],
         "failed": counts["failed"],
         "texts": counts["texts"],
         "text_sources": counts["text_sources"],
@@ -139,4 +141,5 @@ def library_stats(library: Library, thumbnails: FolderSizes = thumbnail_sizes) -
         "pictures_encoded_by": catalog.image_runtimes(),
         "queries": export_state(library.path, spec) if spec is not None else None,
         "failures": [{"path": path, "reason": reason} for path, reason in catalog.failures()],
+        "partial_videos": [{"path": path, "reason": reason} for path, reason in catalog.partial_videos()],
     }

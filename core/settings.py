@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -35,6 +35,35 @@ def config_file() -> Path:
     if explicit:
         return Path(explicit)
     return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+class VideoSettings(BaseModel):
+    """How videos are sampled, cut into moments and bounded (XMODAL_VIDEO__EVERY_SECONDS=2, or [video] in the
+    config file). The limits keep one hostile or absurd video from stopping or hanging a run."""
+
+    model_config = ConfigDict(frozen=True)
+
+    enabled: bool = Field(default=True, description="Index videos: their moments become searchable.")
+    every_seconds: float = Field(default=1.0, gt=0, le=3600, description="At most one sampled frame per this long.")
+    scene_threshold: float = Field(
+        default=0.1, gt=0, le=1, description="How different two samples must look for a cut (a new moment always)."
+    )
+    moment_similarity: float = Field(
+        default=0.9,
+        ge=-1,
+        le=1,
+        description="A frame less similar (cosine) than this to its moment's mean starts a new moment.",
+    )
+    max_moment_seconds: float = Field(default=30.0, gt=0, description="A moment lasts at most this long.")
+    max_pixels: int = Field(default=8192 * 4320, ge=1, description="Largest frame (width × height) decoded.")
+    max_duration_seconds: float = Field(default=4 * 3600.0, gt=0, description="Longest video indexed.")
+    max_wall_seconds: float = Field(default=30 * 60.0, gt=0, description="Most time one video may take to decode.")
+    stall_seconds: float = Field(
+        default=120.0, gt=0, description="A decoder silent this long (a hang inside FFmpeg) is stopped."
+    )
+    max_memory_bytes: int = Field(
+        default=4 << 30, ge=256 << 20, description="Address space of the process that decodes videos."
+    )
 
 
 class Settings(BaseSettings):
@@ -87,6 +116,7 @@ class Settings(BaseSettings):
         "scores are approximate; flat and IVF-Flat score exactly).",
     )
     ranking: Ranking = Field(default_factory=Ranking)
+    video: VideoSettings = Field(default_factory=VideoSettings)
     checkpoint_seconds: float = Field(default=60.0, gt=0, description="How often a long run writes the index to disk.")
 
     # Limits that keep hostile input from stopping or hanging a run.

@@ -44,7 +44,13 @@ class ProgressReporter:
         self._task: TaskID | None = None
 
     def start(self, description: str, total: int) -> None:
-        self._task = self._progress.add_task(description, total=total)
+        self._task = self._progress.add_task(description, total=total, name=description)
+
+    def status(self, detail: str | None) -> None:
+        """What the current file is at, beside the task's name (a long video's position); None clears it."""
+        if self._task is not None:
+            description = self._progress.tasks[self._task].fields.get("name", "")
+            self._progress.update(self._task, description=f"{description} · {detail}" if detail else description)
 
     def advance(self, count: int = 1) -> None:
         if self._task is not None:

@@ -4,7 +4,7 @@ writes and reads by id (catalog.py), and the read-side queries the searcher asks
 
 from indexer.catalog.catalog import Catalog, pack, path_under
 from indexer.catalog.names import COLLECTIONS, Collection
-from indexer.catalog.records import KnownFile, MediaRecord, MediaRow, TextRow
+from indexer.catalog.records import KnownFile, MediaRecord, MediaRow, Segment, TextRow
 
 __all__ = [
     "COLLECTIONS",
@@ -13,6 +13,7 @@ __all__ = [
     "KnownFile",
     "MediaRecord",
     "MediaRow",
+    "Segment",
     "TextRow",
     "pack",
     "path_under",

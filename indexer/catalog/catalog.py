@@ -413,6 +413,14 @@ class Catalog:
         rows = self._rows("SELECT id FROM media WHERE path = ?", (path,))
         return int(rows[0][0]) if rows else None
 
+    def partial_videos(self) -> list[tuple[str, str]]:
+        """Videos indexed up to where they broke off, with what their record says of it."""
+        rows = self._rows(
+            "SELECT path, error FROM media WHERE media_type = 'video' AND status = 'ok' AND parent_id IS NULL "
+            "AND error IS NOT NULL ORDER BY path"
+        )
+        return [(path, error) for path, error in rows]
+
     def failures(self) -> list[tuple[str, str]]:
         rows = self._rows("SELECT path, error FROM media WHERE status = 'failed' AND parent_id IS NULL ORDER BY path")
         return [(path, error or "") for path, error in rows]
@@ -573,15 +581,16 @@ class Catalog:
 
     def counts(self) -> dict[str, int]:
         with self.connection() as conn:
-            files = "SELECT status, count(*) FROM media WHERE parent_id IS NULL GROUP BY status"
-            by_status = dict(conn.execute(files).fetchall())
+            files = "SELECT media_type, status, count(*) FROM media WHERE parent_id IS NULL GROUP BY media_type, status"
+            by_kind = {(kind, status): count for kind, status, count in conn.execute(files).fetchall()}
             segments = conn.execute("SELECT count(*) FROM media WHERE parent_id IS NOT NULL").fetchone()[0]
             tables = ("media_vectors", "texts", "text_vectors", "text_sources")
             row = conn.execute("SELECT " + ", ".join(f"(SELECT count(*) FROM {table})" for table in tables)).fetchone()
         return {
-            "media": int(by_status.get("ok", 0)),
-            "failed": int(by_status.get("failed", 0)),
-            "segments": int(segments),
+            "media": int(by_kind.get(("image", "ok"), 0)),  # pictures
+            "videos": int(by_kind.get(("video", "ok"), 0)),
+            "failed": sum(int(count) for (_, status), count in by_kind.items() if status == "failed"),
+            "segments": int(segments),  # the videos' moments
             **{table: int(count) for table, count in zip(tables, row, strict=True)},
         }
 

@@ -1,4 +1,7 @@
-"""Encoding a batch: all its pictures through the model in one call, vectors back in the batch's order."""
+"""Encoding a batch: all its pictures and video frames through the model in one call, vectors back in order.
+
+A picture's vector goes with its record; a frame's joins its video's, and a video whose last frame is encoded
+(its VideoDone comes after all its frames) leaves with its record, frames and moments, ready to write."""
 
 from __future__ import annotations
 
@@ -8,22 +11,28 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from indexer.ingest.batch import Batch, EncodedBatch, ToEncode, WithVector
+from indexer.ingest.batch import Batch, EncodedBatch, EncodedVideo, FrameToEncode, ToEncode, VideoDone, WithVector
+from indexer.ingest.videos import MomentRule
 
 
 class ImageEncoder(Protocol):
     def encode_image_tensors(self, batch: Sequence[torch.Tensor]) -> np.ndarray: ...
 
 
-def encode_batch(encoder: ImageEncoder, batch: Batch) -> EncodedBatch:
+def encode_batch(encoder: ImageEncoder, batch: Batch, rule: MomentRule) -> EncodedBatch:
     tensors = batch.tensors()
     encoded = iter(encoder.encode_image_tensors(tensors)) if tensors else iter(())
-    vectors: list[np.ndarray | None] = []
+    records, vectors, videos = [], [], []
     for item in batch.items:
         if isinstance(item, ToEncode):
+            records.append(item.record)
             vectors.append(next(encoded))
-        elif isinstance(item, WithVector):
-            vectors.append(item.vector)
+        elif isinstance(item, FrameToEncode):
+            item.video.vectors.append(next(encoded))
+        elif isinstance(item, VideoDone):
+            video = item.video
+            videos.append(EncodedVideo(video.record(rule), video.frames(), video.moments(rule)))
         else:
-            vectors.append(None)
-    return EncodedBatch([item.record for item in batch.items], vectors, batch.moves, batch.touches)
+            records.append(item.record)
+            vectors.append(item.vector if isinstance(item, WithVector) else None)
+    return EncodedBatch(records, vectors, batch.moves, batch.touches, videos)

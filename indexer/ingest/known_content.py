@@ -78,6 +78,8 @@ class ContentMatcher:
         if not source_ids:
             return ReadAgain(item)
         original = sources[source_ids[0]]
+        if original.media_type == "video":
+            return ReadAgain(item)  # a copy of a video gets moments of its own: sampled again, not copied
         _, vectors = self.catalog.fetch_vectors("media", source_ids[:1], self.dim)
         info = ImageInfo(**{name: getattr(original, name) for name in ImageInfo.__dataclass_fields__})
         record = ok_record(item, content_hash, info)

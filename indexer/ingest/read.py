@@ -1,7 +1,8 @@
 """Reading one file in a worker thread: read once, hash, and decode only content the library has not seen.
 
 Every outcome is typed, and nothing a file does (missing, unreadable, corrupt, hostile) escapes as an
-exception: a bad file costs that file, never the run.
+exception: a bad file costs that file, never the run. A video is only hashed here (a bounded sample of it,
+however large it is); its frames are sampled later, in the run's video child process, as the encoder takes them.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import torch
 from PIL import Image
 
 from indexer.decode import DecodeError, ImageInfo, TooManyPixels, decode_image
-from indexer.hashing import content_hash
+from indexer.hashing import content_hash, content_sample_hash
 from indexer.ingest.plan import PlannedFile
+from indexer.selection import file_kind
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,15 @@ class KnownContent:
 
 
 @dataclass(frozen=True)
+class VideoFound:
+    """A video with content the library has not indexed: its frames are to be sampled."""
+
+    item: PlannedFile
+    content_hash: str
+    seconds: float
+
+
+@dataclass(frozen=True)
 class Failed:
     """A file that cannot be indexed; `reason` is what `xmodal stats` shows."""
 
@@ -59,7 +70,7 @@ class Vanished:
     seconds: float
 
 
-ReadOutcome = Decoded | KnownContent | Failed | Vanished
+ReadOutcome = Decoded | KnownContent | VideoFound | Failed | Vanished
 
 
 @dataclass(frozen=True)
@@ -91,6 +102,8 @@ class FileReader:
             return Failed(item, digest, reason, time.perf_counter() - started)
 
         file = item.file
+        if file_kind(file.path) == "video":
+            return self._read_video(item, reuse_known, started)
         limit = self.limits.max_file_bytes
         if file.size > limit:
             return failed(f"file is {file.size:,} bytes, over the limit of {limit:,} (XMODAL_MAX_FILE_BYTES)")
@@ -113,3 +126,16 @@ class FileReader:
         except Exception as exc:  # a bug or a hostile file must cost one file, never the run
             log.exception("unexpected error on %s", file.path)
             return failed(f"unexpected error: {type(exc).__name__}: {exc}")
+
+    def _read_video(self, item: PlannedFile, reuse_known: bool, started: float) -> ReadOutcome:
+        """Videos are not bound by max_file_bytes (an hour of phone video is gigabytes): they are bounded by
+        resolution, duration and decoding time instead (settings.video)."""
+        try:
+            digest = content_sample_hash(item.file.path)
+        except FileNotFoundError:
+            return Vanished(item, time.perf_counter() - started)
+        except OSError as exc:
+            return Failed(item, None, f"cannot read file: {exc.strerror or exc}", time.perf_counter() - started)
+        if reuse_known and digest in self.known_hashes:
+            return KnownContent(item, digest, time.perf_counter() - started)
+        return VideoFound(item, digest, time.perf_counter() - started)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from indexer.catalog import MediaRecord
 from indexer.decode import ImageInfo
 from indexer.ingest.plan import PlannedFile
+from indexer.selection import file_kind
 
 
 def ok_record(item: PlannedFile, content_hash: str, info: ImageInfo) -> MediaRecord:
@@ -29,4 +30,7 @@ def ok_record(item: PlannedFile, content_hash: str, info: ImageInfo) -> MediaRec
 def failed_record(item: PlannedFile, content_hash: str | None, reason: str) -> MediaRecord:
     file = item.file
     row_id = item.known.id if item.known is not None else None
-    return MediaRecord(file.path, file.size, file.mtime_ns, content_hash, "failed", error=reason, id=row_id)
+    kind = "video" if file_kind(file.path) == "video" else "image"
+    return MediaRecord(
+        file.path, file.size, file.mtime_ns, content_hash, "failed", error=reason, id=row_id, media_type=kind
+    )

@@ -52,6 +52,9 @@ class IndexReport:
     removed: int = 0
     failed: int = 0
     texts: int = 0
+    videos: int = 0  # of the added and updated: videos, sampled into `frames` frames and `moments` moments
+    frames: int = 0
+    moments: int = 0
     encode_batches: int = 0
     image_runtime: str = "torch"  # what encoded the pictures: torch, onnx or onnx-int8
     # On the run that first encodes pictures through a runtime the library's earlier vectors did not come from:

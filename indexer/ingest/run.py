@@ -2,13 +2,16 @@
 
 Decoding runs in a thread pool, a bounded window ahead of the encoder; each full batch is encoded in one
 call (by torch or the library's ONNX export: pictures.py) and committed as one catalog transaction; the ANN
-index is checkpointed every `checkpoint_seconds`.
+index is checkpointed every `checkpoint_seconds`. A video's frames are sampled in a child process
+(indexer/video/isolated.py) as the run reaches it, a bounded number ahead of the encoder; they fill batches like
+pictures, and the video, its frames and its moments are written together once its last frame is encoded.
 Ctrl-C (and SIGTERM, which the CLI turns into it) finishes the batch in hand and writes the index.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -17,19 +20,40 @@ from pathlib import Path
 
 from core.settings import Settings
 from indexer.encoder import Encoder
-from indexer.ingest.batch import Batch, ToEncode, WithoutVector, WithVector
+from indexer.ingest.batch import Batch, FrameToEncode, ToEncode, VideoDone, WithoutVector, WithVector
 from indexer.ingest.encode import encode_batch
 from indexer.ingest.known_content import ContentMatcher, Copy, Move, ReadAgain, Touch
 from indexer.ingest.pictures import checked_on_own_pictures, picture_encoder
 from indexer.ingest.plan import Plan, PlannedFile, plan_run, split_existing
-from indexer.ingest.read import Decoded, Failed, FileReader, KnownContent, ReadLimits, ReadOutcome, Vanished
+from indexer.ingest.read import (
+    Decoded,
+    Failed,
+    FileReader,
+    KnownContent,
+    ReadLimits,
+    ReadOutcome,
+    Vanished,
+    VideoFound,
+)
 from indexer.ingest.records import failed_record, ok_record
 from indexer.ingest.report import IndexReport
 from indexer.ingest.sidecars import sync_sidecars
+from indexer.ingest.video_frames import PreparedFrame, prepared_frames
+from indexer.ingest.videos import MomentRule, PendingVideo
 from indexer.ingest.write import LibraryWriter
 from indexer.library import Library
 from indexer.progress import ProgressReporter
 from indexer.scan import scan
+from indexer.selection import file_kind
+from indexer.video.isolated import IsolatedSampler, SamplingPlan
+from indexer.video.probe import VideoDecodeError, VideoLimits, VideoOverLimit, VideoTruncated
+
+# Settings that name each video limit, for the reason a video over it is recorded with.
+VIDEO_LIMIT_SETTINGS = {
+    "max_pixels": "XMODAL_VIDEO__MAX_PIXELS",
+    "max_duration_seconds": "XMODAL_VIDEO__MAX_DURATION_SECONDS",
+    "max_wall_seconds": "XMODAL_VIDEO__MAX_WALL_SECONDS",
+}
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +89,9 @@ class IndexRun:
         )
         self._batch = Batch()
         self._runtime_recorded = False
+        video = settings.video
+        self.moment_rule = MomentRule(video.every_seconds, video.moment_similarity, video.max_moment_seconds)
+        self._sampler: IsolatedSampler | None = None  # started by the first video
 
     def run(self, paths: Iterable[str | Path], progress: ProgressReporter, gone: Iterable[str] = ()) -> IndexReport:
         """Bring the catalog in line with the disk under `paths` and `gone`. A path that does not exist is gone:
@@ -91,6 +118,8 @@ class IndexRun:
             self.report.interrupted = True
             self._flush()
         finally:
+            if self._sampler is not None:
+                self._sampler.close()
             with self.times.measure("checkpoint"):
                 self.writer.checkpoint()
         self.report.seconds = time.monotonic() - started
@@ -105,6 +134,8 @@ class IndexRun:
             found = scan(roots, exclude=str(self.library.path))
         with self.times.measure("plan"):
             plan = plan_run(self.catalog, found, roots, gone_paths, self.settle_seconds, time.time())
+        if not self.settings.video.enabled:
+            found.media = [file for file in found.media if file_kind(file.path) != "video"]
         self.report.scanned = len(found.media)
         self.report.unreadable_dirs = found.unreadable_dirs
         self.report.unchanged = plan.unchanged
@@ -121,10 +152,10 @@ class IndexRun:
                 for item in plan.todo:
                     pending.append(pool.submit(reader.read, item))
                     if len(pending) >= window:
-                        self._take(self._next(pending), plan, reader, matcher)
+                        self._take(self._next(pending), plan, reader, matcher, progress)
                         progress.advance()
                 while pending:
-                    self._take(self._next(pending), plan, reader, matcher)
+                    self._take(self._next(pending), plan, reader, matcher, progress)
                     progress.advance()
             except BaseException:
                 for future in pending:
@@ -137,7 +168,14 @@ class IndexRun:
         self.times.add("read_decode", outcome.seconds)
         return outcome
 
-    def _take(self, outcome: ReadOutcome, plan: Plan, reader: FileReader, matcher: ContentMatcher) -> None:
+    def _take(
+        self,
+        outcome: ReadOutcome,
+        plan: Plan,
+        reader: FileReader,
+        matcher: ContentMatcher,
+        progress: ProgressReporter | None = None,
+    ) -> None:
         item = outcome.item
         if isinstance(outcome, Failed):
             self._batch.items.append(WithoutVector(failed_record(item, outcome.content_hash, outcome.reason)))
@@ -150,10 +188,76 @@ class IndexRun:
                 self.report.updated += 1
         elif isinstance(outcome, KnownContent):
             self._take_known(item, outcome.content_hash, plan, reader, matcher)
+        elif isinstance(outcome, VideoFound):
+            self._take_video(outcome, plan, progress)
         elif isinstance(outcome, Vanished) and item.known is not None:  # went away while the run was reading
             plan.missing.add(item.known)
         if len(self._batch) >= self.settings.batch_size:
             self._flush()
+
+    def _take_video(self, found: VideoFound, plan: Plan, progress: ProgressReporter | None) -> None:
+        """Sample the video's frames into batches (encoding as they fill), then mark it done; a video that cannot
+        be indexed is recorded as failed, and what it had put into the batch in hand is dropped. A video broken
+        off partway keeps the moments before the break, and says where in its record."""
+        item = found.item
+        video = PendingVideo(item, found.content_hash)
+        name = os.path.basename(item.file.path)
+        reason: str | None = None
+        started = time.perf_counter()
+        try:
+            for sample in prepared_frames(
+                self._video_sampler(), item.file.path, self.pictures.image_tensor, self.settings.batch_size * 2
+            ):
+                if not isinstance(sample, PreparedFrame):
+                    video.info = sample
+                    continue
+                video.times.append(sample.time)
+                video.cuts.append(sample.cut)
+                self._batch.items.append(FrameToEncode(video, sample.tensor))
+                if len(self._batch) >= self.settings.batch_size:
+                    self.times.add("read_decode", time.perf_counter() - started)
+                    self._flush()
+                    started = time.perf_counter()
+                    if progress is not None:
+                        progress.status(f"{name} at {sample.time:.0f} s")
+        except VideoTruncated as exc:
+            video.note = f"indexed up to {exc.seconds:.1f} s only: {exc}"
+        except VideoOverLimit as exc:
+            setting = VIDEO_LIMIT_SETTINGS.get(exc.limit)
+            reason = f"{exc} (raise {setting} to index it)" if setting else str(exc)
+        except FileNotFoundError:
+            self._batch.drop_frames(video)
+            if item.known is not None:
+                plan.missing.add(item.known)
+            return
+        except (VideoDecodeError, OSError) as exc:
+            reason = str(exc) or type(exc).__name__
+        finally:
+            self.times.add("read_decode", time.perf_counter() - started)
+            if progress is not None:
+                progress.status(None)
+        if reason is None and not video.times:
+            reason = "no frame could be decoded"
+        if reason is not None:
+            self._batch.drop_frames(video)
+            self._batch.items.append(WithoutVector(failed_record(item, found.content_hash, reason)))
+            self.report.failed += 1
+            return
+        self._batch.items.append(VideoDone(video))
+        self.report.videos += 1
+        self.report.frames += len(video.times)
+        if item.known is None:
+            self.report.added += 1
+        else:
+            self.report.updated += 1
+
+    def _video_sampler(self) -> IsolatedSampler:
+        if self._sampler is None:
+            video = self.settings.video
+            limits = VideoLimits(video.max_pixels, video.max_duration_seconds, video.max_wall_seconds)
+            plan = SamplingPlan(limits, video.every_seconds, video.scene_threshold, memory_bytes=video.max_memory_bytes)
+            self._sampler = IsolatedSampler(plan, video.stall_seconds)
+        return self._sampler
 
     def _take_known(
         self, item: PlannedFile, content_hash: str, plan: Plan, reader: FileReader, matcher: ContentMatcher
@@ -181,12 +285,13 @@ class IndexRun:
             self._check_own_pictures(batch)
             self._record_runtime()
         with self.times.measure("encode"):
-            encoded = encode_batch(self.pictures, batch)
+            encoded = encode_batch(self.pictures, batch, self.moment_rule)
         with self.times.measure("write"):
             self.writer.write(encoded)
         self._batch = Batch()
         if batch.tensors():
             self.report.encode_batches += 1
+        self.report.moments += sum(len(video.moments) for video in encoded.videos)
         if self.writer.checkpoint_due():
             with self.times.measure("checkpoint"):
                 self.writer.checkpoint()

@@ -29,6 +29,8 @@ class LibraryWriter:
         self.catalog.touch_media([(t.row_id, t.size, t.mtime_ns) for t in batch.touches])
         if batch.records:
             self.catalog.write_media(batch.records, batch.vectors)
+        for video in batch.videos:
+            self.catalog.write_video(video.record, video.frames, video.moments)
 
     def remove(self, ids: Sequence[int]) -> None:
         self.catalog.delete_media(ids)

@@ -66,7 +66,7 @@ def test_auto_indexes_through_int8_on_a_cpu_and_the_setting_can_ask_for_torch(
     monkeypatch.setenv("XMODAL_INDEX_RUNTIME", "torch")
     assert cli.index(photos[1])["image_runtime"] == "torch"
     line = cli("index", str(photos[2]), "--index-runtime", "onnx")
-    assert "images/s encoded through onnx)" in line
+    assert "files/s encoded through onnx)" in line
     assert len(_vectors(cli.library)) == 3
 
 
