@@ -109,6 +109,7 @@ class _Query(Paging):
     camera: str | None = Field(default=None, max_length=200, description="Camera make or model contains these words.")
     min_size: int | None = Field(default=None, ge=1, le=1_000_000, description="Shorter side at least this, pixels.")
     orientation: Orientation | None = Field(default=None, description="landscape, portrait or square.")
+    video: int | None = Field(default=None, ge=1, le=2**63 - 1, description="Only moments of this video (its id).")
     sort: Sort = Field(default="relevance", description="relevance, or date (newest first) among the relevant.")
     min_score: float | None = Field(default=None, ge=-1, le=1, description="Drop hits below this cosine similarity.")
 
@@ -121,6 +122,7 @@ class _Query(Paging):
             camera=self.camera,
             min_size=self.min_size,
             orientation=self.orientation,
+            video=self.video,
         )
 
     def overrides(self) -> dict[str, Any]:
@@ -164,6 +166,7 @@ class Filters(BaseModel):
     camera: str | None = None  # words in the camera make or model, any case
     min_size: int | None = None  # pixels on the shorter side
     orientation: Orientation | None = None
+    video: int | None = None  # moments of this video only
 
     def active(self) -> bool:
         return any(value is not None for value in self.model_dump().values())

@@ -44,6 +44,8 @@ def filter_conditions(filters: Filters) -> list[Any]:
         found.append(taken_column() < (filters.before + timedelta(days=1)).isoformat())
     if filters.media_type:
         found.append(media.c.media_type == filters.media_type)
+    if filters.video is not None:
+        found.append(media.c.parent_id == filters.video)
     if filters.camera:
         camera = func.lower(func.coalesce(media.c.camera_make, "") + " " + func.coalesce(media.c.camera_model, ""))
         found += [camera.contains(word.lower(), autoescape=True) for word in filters.camera.split()]
