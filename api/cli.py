@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import typer
 from rich.console import Console
@@ -24,6 +24,9 @@ from indexer.catalog import Collection
 from indexer.library import Library
 from indexer.lock import describe_command
 from indexer.scan import normalize_roots
+
+if TYPE_CHECKING:
+    from training.moments import MomentsReport
 
 Freeze = Literal["image", "text"]
 
@@ -281,6 +284,10 @@ def evaluate_pairs(
     queries: Annotated[
         Path | None, typer.Option(help="Judged queries CSV (query,language,kind,image), e.g. data/plain_shapes.py's.")
     ] = None,
+    moments: Annotated[
+        Path | None,
+        typer.Option(help="Video moments CSV (video,start,end,caption), e.g. data/scene_videos.py's: localisation."),
+    ] = None,
     library: LibraryOpt = None,
     model: ModelOpt = None,
     pretrained: PretrainedOpt = None,
@@ -302,10 +309,12 @@ def evaluate_pairs(
     """Recall@1/5/10 and MRR through the engine's search path, next to exact search on the same vectors; with
     --pairs it also learns the calibrated cutoff's threshold and stores it in the library. With --queries:
     recall, kept share of the model's top 100, P@5 and absent hits per kind of judged query (its pictures go
-    to a scratch library of the same model, with the threshold learnt from --pairs when given)."""
+    to a scratch library of the same model, with the threshold learnt from --pairs when given). With --moments:
+    temporal localisation of each caption among its video's moments, R@1/R@5 at IoU 0.5 and 0.7 (its videos go
+    to the library, or a scratch one)."""
     import tempfile
 
-    from api.render import print_eval, print_judged, print_runtimes, print_stage_eval
+    from api.render import print_eval, print_judged, print_moments, print_runtimes, print_stage_eval
     from indexer.ingest import add_texts, index_paths
     from searcher.engine import Searcher
     from training.calibration import learn_calibration, store_calibration
@@ -314,8 +323,8 @@ def evaluate_pairs(
     from training.pairs import load_pairs
     from training.runtime_choice import compare_runtimes, store_choice
 
-    if pairs is None and queries is None:
-        raise InputError("nothing to evaluate", "give --pairs PAIRS, --queries QUERIES, or both")
+    if pairs is None and queries is None and moments is None:
+        raise InputError("nothing to evaluate", "give --pairs PAIRS, --queries QUERIES or --moments MOMENTS")
     document: dict[str, Any] = {}
     calibration = None
     with tempfile.TemporaryDirectory(prefix="xmodal-eval-") as scratch:
@@ -380,6 +389,9 @@ def evaluate_pairs(
                 finally:
                     searcher.close()
             document["judged"] = judged_report.to_json()
+        if moments is not None:
+            moments_report = evaluate_video_moments(moments, settings, pairs is None and queries is None, scratch)
+            document["moments"] = moments_report.to_json()
     if as_json:
         out.print_json(json.dumps(document))
         return
@@ -396,6 +408,32 @@ def evaluate_pairs(
             )
     if queries is not None:
         print_judged(out, judged_report)
+    if moments is not None:
+        print_moments(out, moments_report)
+
+
+def evaluate_video_moments(path: Path, settings: Settings, own_library: bool, scratch: str) -> MomentsReport:
+    """Index the moments file's videos (into the library, or a scratch one when pairs or queries took it) and measure."""
+    from indexer.ingest import index_paths
+    from searcher.engine import Searcher
+    from training.moments import evaluate_moments, load_moments
+
+    truth = load_moments(path)
+    if not truth:
+        raise InputError(f"{path} holds no moments", "give a CSV with columns video,start,end,caption")
+    if not own_library:
+        settings = settings.model_copy(update={"library": Path(scratch) / "moments"})
+    with Library.open_writer(settings.library, describe_command()) as lib:
+        videos = sorted({Path(moment.video) for moment in truth})
+        index_paths(lib, lib.writer_encoder(settings), videos, settings)
+    with Library.open_reader(settings.library) as lib:
+        searcher = Searcher(lib, settings)
+        try:
+            return evaluate_moments(lib, searcher, truth)
+        except ValueError as exc:
+            raise InputError(str(exc), "check the moments file's video paths (relative to its folder)") from None
+        finally:
+            searcher.close()
 
 
 @app.command()

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from indexer.ingest import IndexReport
     from training.evaluate import EvalReport, StageMetrics
     from training.judged import JudgedReport
+    from training.moments import MomentsReport
     from training.runtime_choice import RuntimeComparison
 
 
@@ -181,6 +182,18 @@ def print_eval(console: Console, report: EvalReport, as_json: bool) -> None:
             )
     console.print(table)
     console.print(f"index: images {report.index_kind['media']}, texts {report.index_kind['texts']}")
+
+
+def print_moments(console: Console, report: MomentsReport) -> None:
+    console.print(
+        f"moments: {report.queries} captions over {report.videos} videos "
+        f"({report.moments_per_video:.1f} moments per video, top moment {report.top_moment_seconds:.1f} s on average)"
+    )
+    console.print(
+        f"  in its video: R@1 {report.r1_iou50:.3f}, R@5 {report.r5_iou50:.3f} at IoU 0.5; "
+        f"R@1 {report.r1_iou70:.3f}, R@5 {report.r5_iou70:.3f} at IoU 0.7"
+    )
+    console.print(f"  in the whole library: R@1 {report.library_r1_iou50:.3f} at IoU 0.5 (right video, right moment)")
 
 
 def print_runtimes(console: Console, comparison: RuntimeComparison, stored: bool) -> None:

@@ -58,3 +58,22 @@ def test_eval_reports_recall_well_above_chance(demo_library: tuple[Path, dict[st
     assert i2t["queries"] == 150
     assert i2t["R@10"] >= 0.8  # measured 0.98 on 300 held-out scenes (bench/RESULTS.md)
     assert report["engine"] == report["exact"]  # flat index: the engine is exact
+
+
+def test_a_caption_finds_its_moment_in_videos_never_seen(tmp_path: Path) -> None:
+    """Localisation with the demo model on held-out videos (data/scene_videos.py): each caption names what is on
+    screen in one interval of its video, and the top moment of that video overlaps it (temporal IoU ≥ 0.5) for
+    most captions (bench/video_moments.py measures more videos: bench/RESULTS.md)."""
+    from data.scene_videos import generate
+
+    generate(tmp_path / "held", 3, seed=77, heldout=True)
+    library = tmp_path / "library"
+    moments = str(tmp_path / "held" / "moments.csv")
+    result = CliRunner().invoke(app, ["eval", "--moments", moments, "--model", "demo", "--json", "-l", str(library)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)["moments"]
+    assert (report["queries"], report["videos"]) == (22, 3)
+    assert report["r1_iou50"] >= 0.8 and report["r5_iou50"] >= report["r1_iou50"]
+    hits = run(library, "search", "three yellow circles", "--type", "video", "-k", "1")
+    (hit,) = hits
+    assert hit["kind"] == "video" and float(hit["start"]) <= float(hit["frame_time"]) <= float(hit["end"])  # type: ignore[arg-type]
