@@ -413,7 +413,7 @@ def evaluate_pairs(
 
 
 def evaluate_video_moments(path: Path, settings: Settings, own_library: bool, scratch: str) -> MomentsReport:
-    """Index the moments file's videos (into the library, or a scratch one when pairs or queries took it) and measure."""
+    """Index the moments file's videos (into the library, or a scratch one where pairs or queries took it)."""
     from indexer.ingest import index_paths
     from searcher.engine import Searcher
     from training.moments import evaluate_moments, load_moments
