@@ -132,6 +132,8 @@ class StatsOut(BaseModel):
     model: str | None
     dim: int | None
     images: int
+    videos: int = Field(default=0, description="Videos indexed (whole or in part).")
+    moments: int = Field(default=0, description="The videos' moments: what video searches return.")
     failed: int
     texts: int
     text_sources: int
@@ -144,6 +146,9 @@ class StatsOut(BaseModel):
     )
     queries: QueriesOut | None
     failures: list[FailureOut]
+    partial_videos: list[FailureOut] = Field(
+        default_factory=list, description="Videos indexed up to where they broke off, and why."
+    )
 
 
 class HealthOut(BaseModel):
