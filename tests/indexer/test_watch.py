@@ -331,3 +331,37 @@ def test_a_batch_that_fails_is_logged_with_its_paths_and_tried_again(
     assert len(failed) == 2 and all(str(flaky) in record.getMessage() for record in failed)
     assert "trying again" in failed[0].getMessage() and failed[0].exc_info is not None  # with the traceback
     assert len(watcher.reports) >= 2  # the full scan, then the batch that finally went through
+
+
+def moments(library: Path) -> dict[str, list[int]] | None:
+    """video path → its moments' ids, as a reader sees them; None until the index holds what the catalog does."""
+    with Library.open_reader(library) as lib:
+        vector_index = lib.vector_index("media")
+        with lib.catalog.connection() as conn:
+            rows = conn.execute(
+                "SELECT v.path, m.id FROM media m JOIN media v ON m.parent_id = v.id ORDER BY m.id"
+            ).fetchall()
+        if not vector_index.is_current() or vector_index.index.ntotal != len(rows):
+            return None
+        found: dict[str, list[int]] = {}
+        for path, item in rows:
+            found.setdefault(path, []).append(item)
+        return found
+
+
+def test_a_video_that_appears_moves_and_leaves_is_followed(tmp_path: Path, tiny_model: TinyModel) -> None:
+    from data.scene_videos import generate
+
+    generate(tmp_path / "made", 1, seed=3, seconds=6.0)
+    (made,) = (tmp_path / "made" / "videos").glob("*.mp4")
+    with running_watcher(tmp_path, tiny_model, debounce=0.3) as watching:
+        root, library = watching.root, watching.library
+        shutil.copy(made, root / "clip.mp4")
+        wait_for(lambda: list(moments(library) or ()) == [str(root / "clip.mp4")])
+        ids = (moments(library) or {})[str(root / "clip.mp4")]
+        (root / "trip").mkdir()
+        (root / "clip.mp4").rename(root / "trip" / "clip.mp4")
+        wait_for(lambda: list(moments(library) or ()) == [str(root / "trip" / "clip.mp4")])
+        assert (moments(library) or {})[str(root / "trip" / "clip.mp4")] == ids  # moved, not sampled again
+        (root / "trip" / "clip.mp4").unlink()
+        wait_for(lambda: moments(library) == {})  # the video, its moments and their vectors are gone
