@@ -63,9 +63,9 @@ def test_a_search_finds_the_moment_and_folds_in_the_videos_other_moments(
     cosines = [moment["cosine"] for moment in moments]
     assert cosines == sorted(cosines, reverse=True) and first["cosine"] >= cosines[0]
     blue = moments[1]
-    assert (blue["start"], blue["end"], blue["frame_time"]) == (5.0, 8.0, 6.5)
+    assert (blue["start"], blue["end"], blue["frame_time"]) == (7.0, 10.0, 8.5)
     assert blue["thumbnail_url"] == f"/api/media/{blue['id']}/thumbnail"
-    assert blue["play_url"] == f"/api/media/{party.id}/file#t=5,8"
+    assert blue["play_url"] == f"/api/media/{party.id}/file#t=7,10"
     # Each video is listed once, whatever the number of its moments; pictures are untouched.
     videos = [hit for hit in hits if hit["kind"] == "video"]
     assert sorted(hit["video_id"] for hit in videos) == sorted((party.id, video_served.walk.id))
@@ -92,9 +92,9 @@ def test_media_metadata_of_a_video_and_of_a_moment(video_client: TestClient, vid
     assert video["file_url"] == f"/api/media/{party.id}/file" and video["size"] == party.path.stat().st_size
     moment = video_client.get(f"/api/media/{party.moment_ids[1]}").json()
     assert moment["media_type"] == "video" and moment["parent_id"] == party.id
-    assert (moment["start"], moment["end"], moment["frame_time"], moment["duration"]) == (5.0, 8.0, 6.5, 16.0)
+    assert (moment["start"], moment["end"], moment["frame_time"], moment["duration"]) == (7.0, 10.0, 8.5, 16.0)
     assert (moment["path"], moment["name"], moment["folder"]) == (str(party.path), party.path.name, video["folder"])
-    assert moment["file_url"] == video["file_url"] and moment["play_url"] == f"/api/media/{party.id}/file#t=5,8"
+    assert moment["file_url"] == video["file_url"] and moment["play_url"] == f"/api/media/{party.id}/file#t=7,10"
     assert moment["thumbnail_url"] == f"/api/media/{party.moment_ids[1]}/thumbnail"
     picture = video_client.get("/api/media/1").json()
     assert picture["media_type"] == "image" and picture["duration"] is None and picture["parent_id"] is None
@@ -159,9 +159,9 @@ def test_a_moments_thumbnail_is_the_frame_that_shows_it(video_client: TestClient
     # A small one is small, and cached under the frame's time beside the video's content.
     small = video_client.get(f"/api/media/{party.moment_ids[0]}/thumbnail", params={"size": 100})
     assert Image.open(io.BytesIO(small.content)).size == (128, 128)
-    cached = list((video_served.library / "thumbnails" / "128").glob(f"{party.moment_ids[0]}-*-2500.jpg"))
+    cached = list((video_served.library / "thumbnails" / "128").glob(f"{party.moment_ids[0]}-*-4500.jpg"))
     assert len(cached) == 1 and cached[0].read_bytes() == small.content
-    assert small.headers["etag"].endswith('-2500-128"')
+    assert small.headers["etag"].endswith('-4500-128"')
     again = video_client.get(
         f"/api/media/{party.moment_ids[0]}/thumbnail",
         params={"size": 100},

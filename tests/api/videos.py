@@ -57,8 +57,8 @@ def build_video_library(root: Path) -> VideoLibrary:
     party = write_scene_video(
         videos / "party 2024.mp4",
         [
-            Moment(1.0, 4.0, RED_CIRCLE, (0.0, -0.08), (0.0, 0.08)),
-            Moment(5.0, 8.0, BLUE_SQUARE),
+            Moment(3.0, 6.0, RED_CIRCLE, (0.0, -0.08), (0.0, 0.08)),
+            Moment(7.0, 10.0, BLUE_SQUARE),
             Moment(11.0, 14.0, RED_CIRCLE),
         ],
         16.0,
