@@ -21,8 +21,27 @@ class ErrorBody(BaseModel):
     hint: str | None = Field(default=None, description="What to do next.")
 
 
+def play_url(video_id: int, start: float, end: float) -> str:
+    """The video's file with a W3C media fragment: a player that honours it plays just the moment."""
+    return f"/api/media/{video_id}/file#t={start:g},{end:g}"
+
+
+class MomentOut(BaseModel):
+    """Another moment of a video hit's video, ranked further down and folded into the hit."""
+
+    id: int = Field(description="The moment's catalog id: its thumbnail, texts and similar items are under it.")
+    start: float = Field(description="Where the moment starts, in seconds from the video's start.")
+    end: float = Field(description="Where it ends, in seconds.")
+    frame_time: float = Field(description="The frame that shows it best (its thumbnail), in seconds.")
+    cosine: float = Field(description="Its cosine similarity to the query.")
+    thumbnail_url: str = Field(description="A JPEG of the frame at frame_time.")
+    play_url: str = Field(description="The video's file with a media fragment (#t=start,end) for the moment.")
+
+
 class HitOut(BaseModel):
-    id: int = Field(description="Catalog id: image ids work with /api/media/{id}.")
+    id: int = Field(
+        description="Catalog id: works with /api/media/{id}. A video hit's is its moment's (video_id: the video's)."
+    )
     rank: int = Field(description="1-based position in the whole ranking (offset included).")
     score: float | None = Field(
         description="The number the list is ordered by: the cosine for vector order alone, the fused rank score "
@@ -30,15 +49,37 @@ class HitOut(BaseModel):
         "top (null past it), the MMR value with diversity. Never rises down the list, except with sort=date."
     )
     cosine: float = Field(description="Cosine similarity to the query, exact (from the stored vector).")
-    kind: Literal["image", "text"]
-    path: str | None = Field(default=None, description="Image hits: the file on the server.")
-    name: str | None = Field(default=None, description="Image hits: the file name.")
+    kind: Literal["image", "video", "text"] = Field(
+        description="image: a picture; video: a moment of a video (its best-ranked one); text: a caption or note."
+    )
+    path: str | None = Field(default=None, description="Image and video hits: the file on the server.")
+    name: str | None = Field(default=None, description="Image and video hits: the file name.")
     width: int | None = None
     height: int | None = None
     taken_at: str | None = Field(default=None, description="EXIF date taken, ISO 8601.")
     camera: str | None = None
-    thumbnail_url: str | None = Field(default=None, description="Image hits: a cached thumbnail.")
-    file_url: str | None = Field(default=None, description="Image hits: the original file.")
+    thumbnail_url: str | None = Field(
+        default=None, description="Image hits: a cached thumbnail. Video hits: the moment's best frame (frame_time)."
+    )
+    file_url: str | None = Field(
+        default=None, description="Image hits: the original file. Video hits: the whole video (byte ranges served)."
+    )
+    play_url: str | None = Field(
+        default=None,
+        description="Video hits: file_url with a W3C media fragment (#t=start,end) for a player to play the moment.",
+    )
+    video_id: int | None = Field(default=None, description="Video hits: the video's own id (its metadata, its file).")
+    start: float | None = Field(default=None, description="Video hits: the moment's start, in seconds.")
+    end: float | None = Field(default=None, description="Video hits: the moment's end, in seconds.")
+    frame_time: float | None = Field(
+        default=None, description="Video hits: the frame that shows the moment best (the thumbnail), in seconds."
+    )
+    duration: float | None = Field(default=None, description="Video hits: the whole video's length, in seconds.")
+    moments: list[MomentOut] | None = Field(
+        default=None,
+        description="Video hits: the video's other moments further down the ranking, best first, folded into this "
+        "hit so the video is listed once (the moments stage; null when there are none).",
+    )
     text: str | None = Field(default=None, description="Text hits: the text.")
     source: str | None = Field(default=None, description="Text hits: the file it came from.")
     media_id: int | None = Field(default=None, description="Text hits: the image it captions, when known.")
@@ -52,10 +93,25 @@ class HitOut(BaseModel):
     @classmethod
     def of(cls, hit: Hit) -> HitOut:
         fields: dict[str, Any] = hit.to_json()
-        if hit.kind == "image":
+        if hit.kind in ("image", "video"):
             fields["name"] = (hit.path or "").rsplit("/", 1)[-1]
             fields["thumbnail_url"] = f"/api/media/{hit.id}/thumbnail"
             fields["file_url"] = f"/api/media/{hit.id}/file"
+        if hit.kind == "video" and hit.video_id is not None:
+            fields["file_url"] = f"/api/media/{hit.video_id}/file"
+            fields["play_url"] = play_url(hit.video_id, hit.start or 0.0, hit.end or 0.0)
+            fields["moments"] = [
+                MomentOut(
+                    id=moment.id,
+                    start=moment.start,
+                    end=moment.end,
+                    frame_time=moment.frame_time,
+                    cosine=moment.cosine,
+                    thumbnail_url=f"/api/media/{moment.id}/thumbnail",
+                    play_url=play_url(hit.video_id, moment.start, moment.end),
+                )
+                for moment in hit.moments or ()
+            ] or None
         return cls(**fields)
 
 
@@ -71,7 +127,7 @@ class SearchResponse(BaseModel):
 
 class MediaOut(BaseModel):
     id: int
-    path: str
+    path: str = Field(description="The file on the server; for a moment of a video, the video's.")
     name: str
     folder: str
     size: int = Field(description="File size in bytes.")
@@ -82,27 +138,47 @@ class MediaOut(BaseModel):
     camera_make: str | None
     camera_model: str | None
     indexed_at: str | None
+    media_type: Literal["image", "video"] = Field(
+        default="image", description="image, or video: a video file, or one moment of one (parent_id set)."
+    )
+    duration: float | None = Field(default=None, description="Videos and their moments: the video's length, seconds.")
+    parent_id: int | None = Field(default=None, description="A moment: its video's id.")
+    start: float | None = Field(default=None, description="A moment: where it starts, in seconds.")
+    end: float | None = Field(default=None, description="A moment: where it ends, in seconds.")
+    frame_time: float | None = Field(default=None, description="A moment: the frame that shows it best, seconds.")
     thumbnail_url: str
-    file_url: str
+    file_url: str = Field(description="The original file; for a moment, its video's (byte ranges served).")
+    play_url: str | None = Field(default=None, description="A moment: file_url with a #t=start,end media fragment.")
 
     @classmethod
-    def of(cls, row: MediaRow) -> MediaOut:
-        path = Path(row.path)
+    def of(cls, row: MediaRow, video: MediaRow | None = None) -> MediaOut:
+        """`video`: a moment's video, whose file, name and length the moment shares."""
+        video = video or row
+        path = Path(video.path)
+        moment = row.parent_id is not None
+        start, end = row.start_s or 0.0, row.end_s or 0.0
         return cls(
             id=row.id,
-            path=row.path,
+            path=video.path,
             name=path.name,
             folder=str(path.parent),
-            size=row.size,
-            format=row.format,
-            width=row.width,
-            height=row.height,
-            taken_at=row.taken_at,
-            camera_make=row.camera_make,
-            camera_model=row.camera_model,
+            size=video.size,
+            format=video.format,
+            width=video.width,
+            height=video.height,
+            taken_at=video.taken_at,
+            camera_make=video.camera_make,
+            camera_model=video.camera_model,
             indexed_at=datetime.fromtimestamp(row.indexed_at, timezone.utc).isoformat(timespec="seconds"),
+            media_type="video" if row.media_type == "video" else "image",
+            duration=video.duration_s,
+            parent_id=row.parent_id,
+            start=row.start_s,
+            end=row.end_s,
+            frame_time=row.frame_s,
             thumbnail_url=f"/api/media/{row.id}/thumbnail",
-            file_url=f"/api/media/{row.id}/file",
+            file_url=f"/api/media/{video.id}/file",
+            play_url=play_url(video.id, start, end) if moment else None,
         )
 
 

@@ -1,4 +1,7 @@
-"""Thumbnails made on first request and cached in the library, keyed by content so an edit refreshes them."""
+"""Thumbnails made on first request and cached in the library, keyed by content so an edit refreshes them.
+
+A video's thumbnail is the frame that stands for the item (a moment's best frame), decoded on request; its
+cache key and ETag carry that frame's time as well."""
 
 from __future__ import annotations
 
@@ -6,10 +9,13 @@ import contextlib
 import io
 from pathlib import Path
 
+from PIL import Image
+
+from api.video_frames import frame_at
 from core.errors import NotFound
 from core.files import atomic_write_bytes
 from indexer.decode import DecodeError, decode_image
-from searcher.media import MediaFile, gone
+from searcher.media import MediaFile
 
 SIZES = (128, 256, 512, 1024)  # a requested size is rounded up to one of these: the cache stays bounded
 QUALITY = 82
@@ -19,9 +25,15 @@ def bucket(size: int) -> int:
     return next((choice for choice in SIZES if choice >= size), SIZES[-1])
 
 
+def version(item: MediaFile) -> str:
+    """What the thumbnail shows: the file's content and, for a video, which of its frames (in milliseconds)."""
+    content = (item.content_hash or "none")[:16]
+    return content if item.frame_time is None else f"{content}-{round(item.frame_time * 1000)}"
+
+
 def etag(item: MediaFile, size: int) -> str:
     """Changes when the file's content does: a client revalidates instead of downloading again."""
-    return f'"{item.id}-{(item.content_hash or "")[:16]}-{size}"'
+    return f'"{item.id}-{version(item)}-{size}"'
 
 
 class Thumbnails:
@@ -30,27 +42,34 @@ class Thumbnails:
         self.max_file_bytes = max_file_bytes
         self.max_pixels = max_pixels
 
-    def path_for(self, media_id: int, content_hash: str, size: int) -> Path:
-        return self.folder / str(size) / f"{media_id}-{content_hash[:16]}.jpg"
+    def path_for(self, item: MediaFile, size: int) -> Path:
+        return self.folder / str(size) / f"{item.id}-{version(item)}.jpg"
 
     def get(self, item: MediaFile, size: int) -> bytes:
         """JPEG bytes no larger than size×size; `NotFound` when the file is gone or cannot be read now."""
-        cached = self.path_for(item.id, item.content_hash or "none", size)
+        cached = self.path_for(item, size)
         with contextlib.suppress(FileNotFoundError):
             return cached.read_bytes()
         try:
-            data = self._make(item.path, size)
+            image = self._picture(item, size)
         except FileNotFoundError:
-            raise gone(item.id) from None
+            raise item.gone() from None
         except (OSError, DecodeError) as exc:
-            raise NotFound(f"image {item.id} cannot be read now: {exc}") from None
+            raise NotFound(f"{item.label} cannot be read now: {exc}") from None
+        data = self._jpeg(image, size)
         self._store(cached, data)
         return data
 
-    def _make(self, source: Path, size: int) -> bytes:
-        if source.stat().st_size > self.max_file_bytes:
-            raise OSError(f"{source.name} is larger than the file size limit")
-        image, _ = decode_image(source.read_bytes(), size, self.max_pixels)
+    def _picture(self, item: MediaFile, size: int) -> Image.Image:
+        if item.frame_time is not None:  # a video is read a keyframe interval at a time, never whole
+            return frame_at(item.path, item.frame_time, size)
+        if item.path.stat().st_size > self.max_file_bytes:
+            raise OSError(f"{item.name} is larger than the file size limit")
+        image, _ = decode_image(item.path.read_bytes(), size, self.max_pixels)
+        return image
+
+    @staticmethod
+    def _jpeg(image: Image.Image, size: int) -> bytes:
         image.thumbnail((size, size))
         buffer = io.BytesIO()
         image.save(buffer, "JPEG", quality=QUALITY, optimize=True)

@@ -129,9 +129,21 @@ function sentinelVisible() {
   return $("#sentinel").getBoundingClientRect().top < window.innerHeight + 400;
 }
 
+// Seconds as a player shows them: 01:23, or 1:02:03 past an hour.
+function clock(seconds) {
+  const whole = Math.floor(seconds);
+  const [h, m, s] = [Math.floor(whole / 3600), Math.floor(whole / 60) % 60, whole % 60];
+  const two = (n) => String(n).padStart(2, "0");
+  return h ? `${h}:${two(m)}:${two(s)}` : `${two(m)}:${two(s)}`;
+}
+
+function span(moment) {
+  return `${clock(moment.start)}–${clock(moment.end)}`;
+}
+
 function card(hit) {
   const item = document.createElement("li");
-  item.className = "card";
+  item.className = hit.kind === "video" ? "card video" : "card";
   item.dataset.id = hit.id;
   const open = document.createElement("button");
   open.className = "open";
@@ -142,7 +154,7 @@ function card(hit) {
   img.alt = hit.name;
   img.src = `${hit.thumbnail_url}?size=256`;
   open.append(img);
-  open.addEventListener("click", () => show(hit.id));
+  open.addEventListener("click", () => show(hit));
   const meta = document.createElement("div");
   meta.className = "meta";
   const name = document.createElement("span");
@@ -157,42 +169,119 @@ function card(hit) {
   similar.type = "button";
   similar.textContent = "More like this";
   similar.addEventListener("click", () => start({ type: "similar", id: hit.id }));
-  meta.append(name, score, similar);
+  meta.append(name);
+  if (hit.kind === "video") {
+    // The moment found, on its thumbnail; the video's other moments in the list are under this one card.
+    const badge = document.createElement("span");
+    badge.className = "badge";
+    badge.textContent = `▶ ${span(hit)}`;
+    badge.title = `a moment of a ${clock(hit.duration || 0)} video`;
+    open.append(badge);
+    const others = (hit.moments || []).length;
+    if (others) {
+      const more = document.createElement("span");
+      more.className = "more-moments";
+      more.textContent = `+${others} more moment${others === 1 ? "" : "s"}`;
+      meta.append(more);
+    }
+  }
+  meta.append(score, similar);
   item.append(open, meta);
   return item;
 }
 
-async function show(id) {
-  const image = $("#viewer-image");
-  image.src = `/api/media/${id}/thumbnail?size=1024`;
-  $("#viewer-name").textContent = "";
-  $("#viewer-meta").replaceChildren();
-  $("#viewer-texts").replaceChildren();
-  $("#viewer-file").href = `/api/media/${id}/file`;
+function addRow(label, value) {
+  if (!value) return;
+  const dt = document.createElement("dt");
+  dt.textContent = label;
+  const dd = document.createElement("dd");
+  dd.textContent = value;
+  $("#viewer-meta").append(dt, dd);
+}
+
+// The viewer's video: the moment's start once the player knows the video's length, then play. (Chromium honours
+// a #t=start,end fragment too, but pauses at its end, and a later seek to another moment should play on.)
+const player = $("#viewer-video");
+
+function stopVideo() {
+  if (!player.hasAttribute("src")) return;
+  player.pause();
+  player.onloadedmetadata = null;
+  player.removeAttribute("src");
+  player.load(); // drops the connection a paused video keeps open
+}
+
+function seek(seconds) {
+  player.currentTime = seconds;
+  player.play().catch(() => { /* the user presses play: a browser may refuse to start without a click */ });
+}
+
+function playMoment(hit) {
+  player.onloadedmetadata = () => seek(hit.start);
+  player.src = hit.file_url;
+  const moments = [hit, ...(hit.moments || [])].sort((a, b) => a.start - b.start);
+  const list = $("#viewer-moments");
+  list.replaceChildren();
+  for (const moment of moments) {
+    const li = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "moment";
+    button.textContent = span(moment);
+    button.title = `cosine similarity ${moment.cosine.toFixed(3)}`;
+    if (moment.id === hit.id) button.setAttribute("aria-current", "true");
+    button.addEventListener("click", () => {
+      list.querySelectorAll("button[aria-current]").forEach((b) => b.removeAttribute("aria-current"));
+      button.setAttribute("aria-current", "true");
+      similarTo(moment.id);
+      seek(moment.start);
+    });
+    li.append(button);
+    list.append(li);
+  }
+  $("#viewer-moments-box").hidden = false;
+}
+
+function similarTo(id) {
   $("#viewer-similar").onclick = () => {
     viewer.close();
     start({ type: "similar", id });
   };
+}
+
+async function show(hit) {
+  const id = hit.id;
+  const isVideo = hit.kind === "video";
+  const image = $("#viewer-image");
+  image.hidden = isVideo;
+  player.hidden = !isVideo;
+  $("#viewer-moments-box").hidden = true;
+  if (isVideo) {
+    image.removeAttribute("src");
+    playMoment(hit);
+  } else {
+    stopVideo();
+    image.src = `/api/media/${id}/thumbnail?size=1024`;
+  }
+  $("#viewer-name").textContent = "";
+  $("#viewer-meta").replaceChildren();
+  $("#viewer-texts").replaceChildren();
+  $("#viewer-file").href = hit.play_url || hit.file_url || `/api/media/${id}/file`; // a video: at the moment
+  similarTo(id);
   if (!viewer.open) viewer.showModal();
   try {
     const media = await api(`/api/media/${id}`);
     image.alt = media.name;
     $("#viewer-name").textContent = media.name;
-    const rows = [
-      ["Folder", media.folder],
-      ["Size", media.width && media.height ? `${media.width} × ${media.height}` : null],
-      ["File", `${media.format || "?"}, ${(media.size / 1024).toFixed(0)} KiB`],
-      ["Taken", media.taken_at],
-      ["Camera", [media.camera_make, media.camera_model].filter(Boolean).join(" ") || null],
-    ];
-    for (const [label, value] of rows) {
-      if (!value) continue;
-      const dt = document.createElement("dt");
-      dt.textContent = label;
-      const dd = document.createElement("dd");
-      dd.textContent = value;
-      $("#viewer-meta").append(dt, dd);
+    addRow("Folder", media.folder);
+    if (media.media_type === "video") {
+      addRow("Moment", media.start === null ? null : span(media));
+      addRow("Length", media.duration ? clock(media.duration) : null);
     }
+    addRow("Size", media.width && media.height ? `${media.width} × ${media.height}` : null);
+    addRow("File", `${media.format || "?"}, ${(media.size / 1024).toFixed(0)} KiB`);
+    addRow("Taken", media.taken_at);
+    addRow("Camera", [media.camera_make, media.camera_model].filter(Boolean).join(" ") || null);
     const texts = await api(`/api/media/${id}/texts?k=5`);
     for (const hit of texts.hits) {
       const li = document.createElement("li");
@@ -279,6 +368,7 @@ window.addEventListener("paste", (event) => {
     searchImage(file);
   }
 });
+viewer.addEventListener("close", stopVideo);
 window.addEventListener("popstate", () => {
   if (viewer.open) viewer.close();
   fromLocation();

@@ -406,6 +406,11 @@ class Catalog:
             found.update((int(item), int(parent)) for item, parent in self._rows(query, chunk))
         return found
 
+    def segments_of(self, video_id: int) -> list[MediaRow]:
+        """A video's moments in time order (none for a picture, or a video whose moments were not written)."""
+        query = "SELECT * FROM media WHERE parent_id = ? ORDER BY start_s, id"
+        return [MediaRow.of(row) for row in self._dicts(query, (video_id,))]
+
     def media_row(self, media_id: int) -> MediaRow | None:
         return self.media_rows([media_id]).get(media_id)
 

@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from fastapi.testclient import TestClient
@@ -25,6 +26,9 @@ from api.server import create_app
 from core.settings import Settings, load_settings
 from data.scenes import Scene, generate
 from tests.conftest import REPO
+
+if TYPE_CHECKING:
+    from tests.api.videos import VideoLibrary
 
 EXIF_DATE, EXIF_MAKE, EXIF_MODEL, EXIF_IFD, EXIF_DATE_ORIGINAL = 0x0132, 0x010F, 0x0110, 0x8769, 0x9003
 
@@ -140,3 +144,18 @@ def serving(library: Path, scratch: Path, *flags: str, host: str = "127.0.0.1") 
         # SIGTERM: a clean shutdown (uvicorn re-raises the signal once done, as systemd expects).
         assert process.wait(timeout=30) in (0, -15), log.read_text()
     assert "Application shutdown complete" in log.read_text() or "Finished server process" in log.read_text()
+
+
+@pytest.fixture(scope="module")
+def video_served(tmp_path_factory: pytest.TempPathFactory) -> VideoLibrary:
+    from tests.api.videos import build_video_library
+
+    root = tmp_path_factory.mktemp("video-served")
+    with isolated_from_the_developer(root):
+        return build_video_library(root)
+
+
+@pytest.fixture
+def video_client(video_served: VideoLibrary) -> Iterator[TestClient]:
+    with TestClient(create_app(load_settings(library=video_served.library))) as test_client:
+        yield test_client

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.api.conftest import ServedLibrary, serving
+from tests.api.videos import VideoLibrary
 from tests.conftest import REPO
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -29,7 +30,7 @@ CHROMIUM_FLAGS = [
 if CHROMIUM is None and not os.environ.get("CI"):  # CI installs it (.ci/run): there, a missing browser fails
     pytest.skip("no chromium on this machine: apt-get install chromium (CI does)", allow_module_level=True)
 
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
 
 # Playwright's 5 s default is a quiet machine's: with both cores busy a first query or thumbnail can take longer.
 expect.set_options(timeout=30_000)
@@ -42,21 +43,33 @@ def server(served: ServedLibrary, tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 @pytest.fixture(scope="module")
-def page(server: str) -> Iterator[Page]:
+def browser() -> Iterator[Browser]:
     assert CHROMIUM, "chromium is not installed: apt-get install chromium"
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        tab = context.new_page()
-        tab.foreign_requests = []  # type: ignore[attr-defined]
-        tab.console_errors = []  # type: ignore[attr-defined]
-        tab.on(
-            "request",
-            lambda r: None if r.url.startswith((server, "blob:", "data:")) else tab.foreign_requests.append(r.url),
-        )  # type: ignore[attr-defined]
-        tab.on("console", lambda m: tab.console_errors.append(m.text) if m.type == "error" else None)  # type: ignore[attr-defined]
-        yield tab
-        browser.close()
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+def new_tab(browser: Browser, server: str) -> Page:
+    """A tab of its own that notes every request to anywhere but `server`, and every console error."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    tab.foreign_requests = []  # type: ignore[attr-defined]
+    tab.console_errors = []  # type: ignore[attr-defined]
+    tab.on(
+        "request",
+        lambda r: None if r.url.startswith((server, "blob:", "data:")) else tab.foreign_requests.append(r.url),
+    )  # type: ignore[attr-defined]
+    tab.on("console", lambda m: tab.console_errors.append(m.text) if m.type == "error" else None)  # type: ignore[attr-defined]
+    return tab
+
+
+@pytest.fixture(scope="module")
+def page(browser: Browser, server: str) -> Iterator[Page]:
+    tab = new_tab(browser, server)
+    yield tab
+    tab.context.close()
 
 
 def card_names(page: Page) -> list[str]:
@@ -160,3 +173,97 @@ def test_a_bad_query_shows_the_reason(page: Page, server: str) -> None:
     page.goto(f"{server}/?similar=999999")
     expect(page.locator("#status")).to_contain_text("no indexed image has id 999999")
     assert Path(ARTIFACTS).is_dir()
+
+
+@pytest.fixture(scope="module")
+def video_server(video_served: VideoLibrary, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with serving(video_served.library, tmp_path_factory.mktemp("serve-videos")) as url:
+        yield url
+
+
+@pytest.fixture
+def video_page(browser: Browser, video_server: str) -> Iterator[Page]:
+    tab = new_tab(browser, video_server)
+    yield tab
+    tab.context.close()
+
+
+def note_player_time_on(page: Page, event: str) -> None:
+    """window.__at: the player's currentTime when `event` next fires (set up before what causes it)."""
+    page.evaluate(
+        """(event) => {
+            window.__at = null;
+            const player = document.querySelector("#viewer-video");
+            player.addEventListener(event, () => { window.__at = player.currentTime; }, { once: true });
+        }""",
+        event,
+    )
+
+
+def test_a_video_hit_plays_from_its_moment_and_seeks_to_the_others(
+    video_page: Page, video_server: str, video_served: VideoLibrary
+) -> None:
+    page = video_page
+    page.goto(f"{video_server}/?q=a+red+circle")
+    expect(page.locator("#results .card").first).to_be_visible()
+    hits = page.evaluate("() => fetch('/api/search?q=a+red+circle&k=30&cutoff=false').then((r) => r.json())")["hits"]
+    hit = hits[0]
+    assert hit["kind"] == "video" and hit["video_id"] == video_served.party.id
+    card = page.locator("#results .card").first
+    expect(card).to_have_class("card video")
+    start, end = hit["start"], hit["end"]
+    expect(card.locator(".badge")).to_have_text(f"▶ 00:{int(start):02d}–00:{int(end):02d}")
+    expect(card.locator(".more-moments")).to_have_text("+2 more moments")
+    expect(card.locator(".name")).to_have_text("party 2024.mp4")
+    page.wait_for_function("() => document.querySelector('#results .card.video img').naturalWidth > 0")
+
+    # Open it: the video plays from the moment's start, not from 0:00.
+    note_player_time_on(page, "playing")
+    card.locator("button.open").click()
+    expect(page.locator("#viewer-video")).to_be_visible()
+    expect(page.locator("#viewer-image")).to_be_hidden()
+    page.wait_for_function("() => window.__at !== null")
+    assert abs(page.evaluate("window.__at") - start) < 1.0
+    assert page.evaluate("document.querySelector('#viewer-video').paused") is False
+    expect(page.locator("#viewer-name")).to_have_text("party 2024.mp4")
+    expect(page.locator("#viewer-meta")).to_contain_text(f"00:{int(start):02d}–00:{int(end):02d}")
+    expect(page.locator("#viewer-meta")).to_contain_text("00:16")
+    moments = page.locator("#viewer-moments button")
+    expect(moments).to_have_text(["00:03–00:06", "00:07–00:10", "00:11–00:14"])
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "page-video.png"))
+
+    # Another moment of the video: the player seeks there.
+    note_player_time_on(page, "seeked")
+    moments.nth(1).click()
+    page.wait_for_function("() => window.__at !== null")
+    assert abs(page.evaluate("window.__at") - 7.0) < 1.0
+    expect(moments.nth(1)).to_have_attribute("aria-current", "true")
+
+    # More like the moment now shown (the blue square): the viewer closes, its video stops.
+    blue = video_served.party.moment_ids[1]
+    page.click("#viewer-similar")
+    expect(page.locator("#viewer")).to_be_hidden()
+    assert f"?similar={blue}" in page.url
+    page.wait_for_function("() => !document.querySelector('#viewer-video').hasAttribute('src')")
+    assert page.evaluate("document.querySelector('#viewer-video').paused") is True
+    expect(page.locator("#results .card").first).to_be_visible()
+    assert str(blue) not in page.locator("#results .card").evaluate_all("cards => cards.map((c) => c.dataset.id)")
+
+    # More like a red circle moment, from its card: the other red circle moment of the same video comes first.
+    page.goto(f"{video_server}/?similar={hit['id']}")
+    first = page.locator("#results .card").first
+    expect(first).to_have_class("card video")
+    other_red = next(m for m in video_served.party.moment_ids if m not in (hit["id"], blue))
+    expect(first).to_have_attribute("data-id", str(other_red))
+
+    # Pictures still open as pictures.
+    page.goto(f"{video_server}/?q=a+yellow+circle")
+    picture = page.locator("#results .card:not(.video)").first
+    expect(picture).to_be_visible()
+    picture.locator("button.open").click()
+    expect(page.locator("#viewer-image")).to_be_visible()
+    expect(page.locator("#viewer-video")).to_be_hidden()
+    expect(page.locator("#viewer-moments-box")).to_be_hidden()
+    assert page.foreign_requests == []  # type: ignore[attr-defined]
+    assert page.console_errors == []  # type: ignore[attr-defined]
