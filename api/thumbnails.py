@@ -11,10 +11,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from api.video_frames import frame_at
 from core.errors import NotFound
 from core.files import atomic_write_bytes
 from indexer.decode import DecodeError, decode_image
+from indexer.video.still import frame_at
 from searcher.media import MediaFile
 
 SIZES = (128, 256, 512, 1024)  # a requested size is rounded up to one of these: the cache stays bounded

@@ -159,7 +159,16 @@ class Searcher:
         return allowed_ids(self.library.catalog, filters)
 
     def _stored_image_vector(self, media_id: int) -> np.ndarray | None:
-        return self.retrieval.stored_vector("media", media_id)
+        found = self.retrieval.stored_vector("media", media_id)
+        if found is None:
+            moments = self.library.catalog.segments_of(media_id)
+            if moments:  # a video's own row: what is like it is what is like one of its moments
+                ids = ", ".join(str(row.id) for row in moments[:5]) + (", ..." if len(moments) > 5 else "")
+                raise InputError(
+                    f"{media_id} is a video: its moments are what has vectors",
+                    f"ask with one of its moments ({ids})",
+                )
+        return found
 
     def close(self) -> None:
         self.rerankers.close()

@@ -59,16 +59,25 @@ class Reranker:
         return self.image_vectors([media_id]).get(media_id)
 
     def image_vectors(self, ids: list[int]) -> dict[int, np.ndarray]:
-        """Embeddings of indexed images by id; images that cannot be read now are left out."""
+        """Embeddings of indexed images by id (a video's moment: of its frame at frame_s, keyed by the video's
+        content and that time); images that cannot be read now are left out."""
         rows = self.catalog.media_rows(ids)
-        hashes = {item: row.content_hash for item, row in rows.items() if row.content_hash}
+        videos = self.catalog.media_rows(sorted({row.parent_id for row in rows.values() if row.parent_id}))
+        sources: dict[int, tuple[str, float | None]] = {}  # item -> (file, frame time for a moment)
+        hashes: dict[int, str] = {}
+        for item, row in rows.items():
+            if row.parent_id is None and row.content_hash:
+                sources[item], hashes[item] = (row.path, None), row.content_hash
+            elif (video := videos.get(row.parent_id or 0)) is not None and video.content_hash:
+                frame = float(row.frame_s or 0.0)
+                sources[item], hashes[item] = (video.path, frame), f"{video.content_hash}@{frame:.3f}"
         cached = self.cache.get(sorted(set(hashes.values())))
         missing = [item for item in ids if item in hashes and hashes[item] not in cached]
         for start in range(0, len(missing), BATCH):
             batch = missing[start : start + BATCH]
             pictures, made = [], []
             for item in batch:
-                picture = self._decode(rows[item].path)
+                picture = self._decode(*sources[item])
                 if picture is not None:
                     pictures.append(picture)
                     made.append(hashes[item])
@@ -84,10 +93,14 @@ class Reranker:
                 found[item] = np.frombuffer(blob, dtype="<f4").astype(np.float32)
         return found
 
-    def _decode(self, path: str) -> Image.Image | None:
+    def _decode(self, path: str, frame_time: float | None) -> Image.Image | None:
         from indexer.decode import DecodeError, decode_image  # Pillow: only once pictures are reranked
 
         try:
+            if frame_time is not None:
+                from indexer.video.still import frame_at  # PyAV: only once moments are reranked
+
+                return frame_at(path, frame_time, max(self.encoder.image_size * 2, 448))
             data = Path(path).read_bytes()
             return decode_image(data, self.encoder.image_size, self.max_pixels)[0]
         except (OSError, DecodeError) as exc:

@@ -82,6 +82,9 @@ def test_more_like_a_moment_finds_the_same_scene_in_the_video(
     party = video_served.party
     similar = video_client.get(f"/api/media/{party.moment_ids[2]}/similar", params={"k": 5}).json()["hits"]
     assert similar[0]["kind"] == "video" and similar[0]["id"] == party.moment_ids[0]  # the red circle, earlier
+    whole = video_client.get(f"/api/media/{party.id}/similar")  # a video has no vector of its own
+    assert whole.status_code == 400, whole.text
+    assert "is a video" in whole.json()["detail"] and str(party.moment_ids[0]) in whole.json()["hint"]
 
 
 def test_media_metadata_of_a_video_and_of_a_moment(video_client: TestClient, video_served: VideoLibrary) -> None:

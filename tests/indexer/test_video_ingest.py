@@ -204,3 +204,22 @@ def test_a_decoder_that_crashes_or_hangs_costs_that_video_only(scene_videos: Pat
             list(stream)
         assert len(list(sampler.sample(second))) == 21
         assert sampler.started == 3
+
+
+def test_a_second_model_reranks_moments_by_their_frames(
+    cli: Cli, tmp_path: Path, scene_videos: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reranker sees a moment as its frame at frame_time, decoded from the video and cached by the video's
+    content and that time: every moment in its depth is rescored, once."""
+    folder = media_folder(tmp_path, scene_videos)
+    cli.index(folder)
+    monkeypatch.setenv("XMODAL_RANKING__RERANK_MODEL", "demo")
+    monkeypatch.setenv("XMODAL_RANKING__RERANK_DEPTH", "100")
+    hits = cli.search_json("a red square", "--type", "video", "-k", "50", "--no-moments", "--no-hybrid")
+    assert hits and all("rerank" in hit["stages"] for hit in hits)
+    (cache,) = (cli.library / "rerank").glob("*.sqlite")
+    with sqlite3.connect(cache) as db:
+        (keys,) = db.execute("SELECT count(*) FROM vectors WHERE content_hash LIKE '%@%'").fetchone()
+    assert keys == len(hits)  # one per moment: the video's hash and the frame's time
+    again = cli.search_json("a red square", "--type", "video", "-k", "50", "--no-moments", "--no-hybrid")
+    assert [hit["id"] for hit in again] == [hit["id"] for hit in hits]

@@ -10,10 +10,10 @@ import av
 import numpy as np
 import pytest
 
-from api.video_frames import frame_at
 from data.scene_videos import Codec, SceneVideo, write_scene_video
 from data.scenes import Scene
 from indexer.video import VideoDecodeError, VideoLimits, VideoOverLimit
+from indexer.video.still import frame_at
 from tests.indexer.test_video_decode import RED, close
 from tests.indexer.test_video_decode import write_video as write_marked_video
 

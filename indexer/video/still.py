@@ -1,4 +1,5 @@
-"""One frame of a video as a picture (a moment's thumbnail), decoded on request in bounded time.
+"""One frame of a video as a picture (a moment's thumbnail, or what a reranker sees of it), decoded on request
+in bounded time.
 
 It seeks to the keyframe at or before the time and decodes forward to the first frame at or after it (less than
 half a frame early counts, as indexing's samples do): a frame deep in a long video costs one keyframe interval
