@@ -381,7 +381,8 @@ new IntersectionObserver((entries) => {
 async function loadFooter() {
   try {
     const stats = await api("/api/stats");
-    $("#footer").textContent = `${stats.images.toLocaleString()} images · ${stats.texts.toLocaleString()} texts · ${stats.model || "no model yet"}`;
+    const videos = stats.videos ? ` · ${stats.videos.toLocaleString()} videos (${stats.moments.toLocaleString()} moments)` : "";
+    $("#footer").textContent = `${stats.images.toLocaleString()} images${videos} · ${stats.texts.toLocaleString()} texts · ${stats.model || "no model yet"}`;
   } catch (error) {
     $("#footer").textContent = error.message;
   }
