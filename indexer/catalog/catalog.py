@@ -251,7 +251,8 @@ class Catalog:
         """Content that has a vector already (a video: its segments): a file with it needs no decoding."""
         rows = self._rows(
             "SELECT DISTINCT content_hash FROM media WHERE content_hash IS NOT NULL AND "
-            "(id IN (SELECT id FROM media_vectors) OR (media_type = 'video' AND status = 'ok' AND parent_id IS NULL))"
+            "(id IN (SELECT id FROM media_vectors) OR (media_type = 'video' AND status = 'ok' AND parent_id IS NULL "
+            "AND id IN (SELECT video_id FROM video_frames)))"
         )
         return {row[0] for row in rows}
 
@@ -555,6 +556,8 @@ class Catalog:
         from indexer.catalog.schema import VECTOR_TABLES, media, meta, text_sources
 
         with self.engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM media WHERE parent_id IS NOT NULL")  # a video's moments: made anew
+            conn.exec_driver_sql("DELETE FROM video_frames")
             for collection, table in VECTOR_TABLES.items():
                 conn.execute(delete(table))
                 self._bump(conn, collection)
@@ -610,5 +613,11 @@ def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 
 def _whole_video(media: Any) -> Any:
-    """A video's own row, written whole: it has no vector, its segments have (write_video writes all at once)."""
-    return (media.c.media_type == "video") & (media.c.status == "ok") & media.c.parent_id.is_(None)
+    """A video's own row, written whole: it has no vector, its frames and segments have (write_video writes them
+    all at once; forgetting the vectors forgets them too)."""
+    from sqlalchemy import exists
+
+    from indexer.catalog.schema import video_frames
+
+    written = exists().where(video_frames.c.video_id == media.c.id)
+    return (media.c.media_type == "video") & (media.c.status == "ok") & media.c.parent_id.is_(None) & written

@@ -30,6 +30,7 @@ from indexer.video.probe import VideoDecodeError, VideoInfo, VideoLimits, VideoO
 from indexer.video.sampling import FRAME_SIDE, SampledFrame, sample_frames
 
 log = logging.getLogger(__name__)
+STARTUP_SECONDS = 120.0  # for a child to start and import what it needs, apart from the stall timer
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,10 @@ class IsolatedSampler:
         conn.send(self.plan)
         self._process, self._conn = process, conn
         self.started += 1
+        # Starting an interpreter and importing PyAV takes a second or more on a busy machine: that is not a stall.
+        if not conn.poll(STARTUP_SECONDS) or conn.recv() != ("ready",):
+            self._stop()
+            raise DecoderCrashed(f"the video decoder process did not start within {STARTUP_SECONDS:g} s")
         return conn
 
     def _receive(self, conn: Connection, path: str) -> tuple[Any, ...]:
@@ -180,6 +185,7 @@ def _serve(conn: Connection) -> None:
             import resource
 
             resource.setrlimit(resource.RLIMIT_AS, (plan.memory_bytes, plan.memory_bytes))
+        conn.send(("ready",))
         while (path := conn.recv()) is not None:
             _sample_one(conn, path, plan)
     except (EOFError, OSError, KeyboardInterrupt):
