@@ -1,7 +1,8 @@
 """Writing to the library: catalog transactions for each batch and for removals, and index checkpoints.
 
 Each batch is committed on its own, so a run killed at any moment leaves a catalog that opens and a next
-run that resumes; the ANN index is brought up to the catalog every `checkpoint_seconds` and at the end.
+run that resumes; the ANN index is brought up to the catalog every `checkpoint_seconds` and at the end. Ctrl-C
+and SIGTERM wait for the write in hand (core/interrupts.py).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from core.interrupts import interrupts_held
 from indexer.catalog import Catalog
 from indexer.ingest.batch import EncodedBatch
 from indexer.vector_index import VectorIndex
@@ -25,6 +27,10 @@ class LibraryWriter:
         self._last_checkpoint = time.monotonic()
 
     def write(self, batch: EncodedBatch) -> None:
+        with interrupts_held():
+            self._write(batch)
+
+    def _write(self, batch: EncodedBatch) -> None:
         self.catalog.move_media([(m.row_id, m.path, m.size, m.mtime_ns) for m in batch.moves])
         self.catalog.touch_media([(t.row_id, t.size, t.mtime_ns) for t in batch.touches])
         if batch.records:
@@ -33,13 +39,15 @@ class LibraryWriter:
             self.catalog.write_video(video.record, video.frames, video.moments)
 
     def remove(self, ids: Sequence[int]) -> None:
-        self.catalog.delete_media(ids)
+        with interrupts_held():
+            self.catalog.delete_media(ids)
 
     def checkpoint_due(self) -> bool:
         return time.monotonic() - self._last_checkpoint >= self.checkpoint_seconds
 
     def checkpoint(self) -> None:
         """Fold what the catalog holds beyond each index into it, and write a new generation if anything changed."""
-        for vector_index in self.indexes:
-            vector_index.update(self.ivf_threshold)
+        with interrupts_held():
+            for vector_index in self.indexes:
+                vector_index.update(self.ivf_threshold)
         self._last_checkpoint = time.monotonic()
