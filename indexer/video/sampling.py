@@ -110,6 +110,7 @@ class _Sampler:
         self.previous: np.ndarray | None = None  # the last sample's thumbnail
         self.yielded = 0
         self.sample_aspect = fraction(video.stream.sample_aspect_ratio)
+        self.skipping = False  # the decoder skips non-reference pictures (those before the next sample)
 
     def run(self) -> Iterator[SampledFrame]:
         video = self.video
@@ -176,15 +177,24 @@ class _Sampler:
         return time < expected <= self.due + self.step
 
     def _feed(self) -> Iterator[SampledFrame]:
-        """Decode the held packets the decoder has not had."""
+        """Decode the held packets the decoder has not had. A packet whose picture lies before the next sample is
+        needed only as a reference for later pictures: the decoder is told to skip it if no picture refers to it
+        (a non-reference B-frame: half the frames of a long-GOP H.264 video), which never changes the pictures
+        sampled, since the next sample time only moves later."""
         for packet in self.held[self.fed :]:
-            if packet.pts is not None:
-                time = self.video.seconds(packet.pts)
+            time = self.video.seconds(packet.pts) if packet.pts is not None else None
+            if time is not None:
                 self.fed_until = time if self.fed_until is None else max(self.fed_until, time)
+            self._skip_unreferenced(self.skip and time is not None and time < self.due - self.early)
             yield from self._emit(self.video.stream.decode(packet))
         self.fed = len(self.held)
         if not self.skip or self.held_bytes > HELD_BYTES:  # no other pass, or too much to keep for one
             self.held, self.held_bytes, self.fed, self.replayable = [], 0, 0, False
+
+    def _skip_unreferenced(self, skip: bool) -> None:
+        if skip != self.skipping:
+            self.video.stream.codec_context.skip_frame = "NONREF" if skip else "DEFAULT"
+            self.skipping = skip
 
     def _drain(self) -> Iterator[SampledFrame]:
         """Everything the decoder got comes out now; then it starts afresh (from the held keyframe, if needed)."""
