@@ -6,14 +6,14 @@ goes (sampling the frames vs encoding them), and whether a long video indexes in
 
 Test clips are what a phone or camera records, as a decoder sees it: a slideshow of real photos (flickr8k-dev)
 with a slow zoom and pan, 1 s crossfades between shots and sensor-like noise that changes every frame, at 30 fps,
-H.264 (libx264 veryfast) at phone bitrates (720p 8 Mbit/s, 1080p 16 Mbit/s). Each is written twice from the same
-frames: with a keyframe every second (g=30, as phones record) and with x264's default keyint of 250, since what
-sampling costs depends on how far apart the keyframes are. They are cached in the temp folder between runs
+H.264 (libx264 veryfast, one slice per frame) at phone bitrates (720p 8 Mbit/s, 1080p 16 Mbit/s). Each is written
+twice from the same frames: with a keyframe every second (g=30, as phones record) and with x264's default keyint
+of 250, since what sampling costs depends on how far apart the keyframes are. They are cached in the temp folder between runs
 (writing them takes minutes on 2 cores); the photos are read where they are, never copied.
 
-Speed rows index one clip into a fresh copy of a library that already holds a picture (so the model, the ONNX
-export and auto's own-pictures check are in place: the steady state of a library in use), through
-`index_paths`, as `xmodal index` does: scan, hash, the sampler's child process (started per run), frames,
+Speed rows index one clip into a library that already holds a picture (so the model, the ONNX export and auto's
+own-pictures check are in place: the steady state of a library in use; it is put back as it was after each row),
+through `index_paths`, as `xmodal index` does: scan, hash, the sampler's child process (started per run), frames,
 encoding, moments and the catalog write. ViT-B-32 has random weights: the same compute as trained ones. Each
 row runs on a quiet machine and again `busy`: with two spinning processes that keep both cores busy (another
 program using the machine). The decode-only rows run `sample_frames` alone on each clip, skipping packets (as
@@ -55,7 +55,7 @@ from indexer.video.isolated import IsolatedSampler, SamplingPlan
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PHOTOS = REPO.parent / "shared" / "data" / "flickr8k-dev" / "images"
 CACHE = Path(tempfile.gettempdir()) / "xmodal-bench-video"
-CLIPS_VERSION = 1  # bump when the clips' content changes, so cached ones are written again
+CLIPS_VERSION = 2  # bump when the clips' content changes, so cached ones are written again
 FPS = 30
 SHOT_SECONDS = 6.0  # each photo's time on screen, crossfade included
 FADE_SECONDS = 1.0
@@ -68,13 +68,14 @@ SPIN = "while True: pass"
 
 @dataclass(frozen=True)
 class Clip:
-    height: int
-    gop: str
+    """A video, or a folder of them (indexed in one run, as a phone's camera roll is)."""
+
+    label: str
     path: Path
 
     @property
-    def label(self) -> str:
-        return f"{self.height}p, keyframes {self.gop}"
+    def files(self) -> list[Path]:
+        return sorted(self.path.glob("*.mp4")) if self.path.is_dir() else [self.path]
 
 
 # -- test videos ------------------------------------------------------------------------------
@@ -120,8 +121,8 @@ def frames(photos: list[Path], width: int, height: int, fps: int, seconds: float
 def write_videos(
     source: Iterator[np.ndarray], outputs: dict[Path, dict[str, str]], fps: int, bit_rate: int, preset: str
 ) -> None:
-    """Encode the same frames into each output (H.264, libx264 `preset`, `bit_rate`, the output's own x264
-    options); each is written beside its name and renamed once complete, so a cache never holds half a video."""
+    """Encode the same frames into each output (H.264, libx264 `preset`, `bit_rate`, one slice per frame, the
+    output's own x264 options); each is written beside its name and renamed once complete, so a cache never holds half a video."""
     containers, streams = [], []
     for path, options in outputs.items():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -129,6 +130,9 @@ def write_videos(
         stream = container.add_stream("libx264", rate=fps)
         stream.pix_fmt = "yuv420p"
         stream.bit_rate = bit_rate
+        # x264's own default: frame threads, one slice per frame (PyAV's default, slice threads, writes 2 slices
+        # per frame, which lets a decoder use slice threads that most files do not allow)
+        stream.thread_type = "FRAME"
         stream.options = {"preset": preset, **options}
         containers.append(container)
         streams.append(stream)
@@ -160,8 +164,25 @@ def speed_clips(photos: list[Path], seconds: float) -> list[Clip]:
             print(f"writing {height}p clips of {seconds:g} s (cached in {CACHE}) ...", flush=True)
             write_videos(frames(photos, width, height, FPS, seconds, 16), missing, FPS, bit_rate, "veryfast")
             print(f"  written in {time.perf_counter() - started:.0f} s", flush=True)
-        clips.extend(Clip(height, gop, path) for gop, path in named.items())
+        clips.extend(Clip(f"{height}p, keyframes {gop}", path) for gop, path in named.items())
     return clips
+
+
+def short_clips(photos: list[Path], count: int, seconds: float) -> Clip:
+    """A folder of `count` 1080p clips as phones record them (keyframe every second), each of other photos."""
+    folder = CACHE / f"v{CLIPS_VERSION}-1080p-{count}x{seconds:g}s-g30"
+    if not folder.exists():
+        started = time.perf_counter()
+        print(f"writing {count} 1080p clips of {seconds:g} s (cached in {CACHE}) ...", flush=True)
+        writing = folder.with_name(folder.name + ".part")
+        shutil.rmtree(writing, ignore_errors=True)
+        for index in range(count):
+            turned = photos[index * 41 :] + photos[: index * 41]
+            source = frames(turned, 1920, 1080, FPS, seconds, 16)
+            write_videos(source, {writing / f"clip-{index}.mp4": GOPS["1 s (g=30)"]}, FPS, BITRATES[1080], "veryfast")
+        writing.rename(folder)
+        print(f"  written in {time.perf_counter() - started:.0f} s", flush=True)
+    return Clip(f"{count} clips of {seconds:g} s in a folder, 1080p, keyframes 1 s (g=30)", folder)
 
 
 def hour_clip(photos: list[Path], seconds: float) -> Path:
@@ -177,6 +198,8 @@ def hour_clip(photos: list[Path], seconds: float) -> Path:
 
 @dataclass(frozen=True)
 class ClipFacts:
+    """Summed over a folder's clips."""
+
     seconds: float
     frames: int
     keyframes: int
@@ -190,7 +213,12 @@ class ClipFacts:
         )
 
 
-def clip_facts(path: Path) -> ClipFacts:
+def clip_facts(clip: Clip) -> ClipFacts:
+    facts = [video_facts(path) for path in clip.files]
+    return ClipFacts(*(sum(getattr(one, name) for one in facts) for name in ("seconds", "frames", "keyframes", "mib")))
+
+
+def video_facts(path: Path) -> ClipFacts:
     """Read from the packets, without decoding: duration, frame count, keyframes, size."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
@@ -222,6 +250,35 @@ class Busy:
         for spinner in self.spinners:
             spinner.kill()
             spinner.wait()
+
+
+class OthersCpu:
+    """How many cores the rest of the machine kept busy while the block ran (the machine is shared): the CPU
+    time /proc/stat counts busy, less this process's and its children's (the video child, the spinners and the
+    hour run's worker are waited for before the block ends, so theirs is counted as ours)."""
+
+    cores = 0.0
+
+    def __enter__(self) -> OthersCpu:
+        self.started = (time.perf_counter(), _machine_busy(), _ours())
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        wall, busy, ours = self.started
+        others = (_machine_busy() - busy) - (_ours() - ours)
+        self.cores = max(0.0, others) / (time.perf_counter() - wall)
+
+
+def _machine_busy() -> float:
+    """CPU seconds every core has spent busy since boot (user, nice, system, irq, softirq, steal)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    busy = sum(fields[:3]) + sum(fields[5:8])  # not idle (3) nor iowait (4)
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def _ours() -> float:
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
 
 
 # -- speed -------------------------------------------------------------------------------------
@@ -302,7 +359,7 @@ class IndexRow:
     write: float
     frames: int
     moments: int
-    load: float  # 1-minute load average before the row
+    others: float  # cores the rest of the machine kept busy meanwhile
 
     @property
     def rate(self) -> float:
@@ -312,15 +369,14 @@ class IndexRow:
 def index_row(libraries: Libraries, model: Model, clip: Clip, duration: float, busy: bool) -> IndexRow:
     path = libraries.ready(model)
     settings = model.settings(path)
-    load = os.getloadavg()[0]
     with Library.open_writer(path, "bench") as library:
         encoder = library.writer_encoder(settings)
-        with Busy(busy):
+        with OthersCpu() as others, Busy(busy):
             started = time.perf_counter()
             report = index_paths(library, encoder, [clip.path], settings, quiet=True)
             wall = time.perf_counter() - started
     libraries.reset(model)
-    assert report.videos == 1 and not report.failed, report
+    assert report.videos == len(clip.files) and not report.failed, report
     stages = report.stages
     return IndexRow(
         clip,
@@ -334,7 +390,7 @@ def index_row(libraries: Libraries, model: Model, clip: Clip, duration: float, b
         stages.write,
         report.frames,
         report.moments,
-        load,
+        others.cores,
     )
 
 
@@ -346,19 +402,21 @@ class DecodeRow:
     cpu: dict[bool, float] = field(default_factory=dict)
     decoded: dict[bool, int] = field(default_factory=dict)
     samples: int = 0
+    others: float = 0.0  # cores the rest of the machine kept busy meanwhile
 
 
 def decode_row(clip: Clip, busy: bool, count: Callable[[], int]) -> DecodeRow:
     """sample_frames alone, in this process: skipping packets, then decoding every frame."""
     row = DecodeRow(clip, busy)
-    with Busy(busy):
+    with OthersCpu() as others, Busy(busy):
         for skip in (True, False):
             count()
             started, cpu = time.perf_counter(), time.process_time()
-            samples = sum(1 for _ in sample_frames(clip.path, VideoLimits(), 1.0, skip=skip))
+            samples = sum(1 for path in clip.files for _ in sample_frames(path, VideoLimits(), 1.0, skip=skip))
             row.wall[skip], row.cpu[skip] = time.perf_counter() - started, time.process_time() - cpu
             row.decoded[skip] = count()
             row.samples = samples
+    row.others = others.cores
     return row
 
 
@@ -507,19 +565,19 @@ def _load(busy: bool) -> str:
 def speed_lines(rows: list[IndexRow]) -> list[str]:
     return [
         f"| {row.clip.label} | {row.model} ({row.runtime}) | {_load(row.busy)} | **{row.rate:.1f}** | {row.wall:.1f} "
-        f"| {row.read_decode:.1f} | {row.encode:.1f} | {row.frames} | {row.moments} | {row.load:.1f} |"
+        f"| {row.read_decode:.1f} | {row.encode:.1f} | {row.frames} | {row.moments} | {row.others:.2f} |"
         for row in rows
     ]
 
 
-def decode_lines(decodes: list[DecodeRow], facts: dict[Path, ClipFacts]) -> list[str]:
+def decode_lines(decodes: list[DecodeRow], facts: dict[Clip, ClipFacts]) -> list[str]:
     lines = []
     for row in decodes:
-        duration = facts[row.clip.path].seconds
+        duration = facts[row.clip].seconds
         lines.append(
             f"| {row.clip.label} | {_load(row.busy)} | {row.wall[True]:.1f} ({duration / row.wall[True]:.0f}×) "
             f"| {row.cpu[True]:.1f} | {row.decoded[True]} | {row.wall[False]:.1f} ({duration / row.wall[False]:.0f}×) "
-            f"| {row.cpu[False]:.1f} | {row.decoded[False]} | {row.wall[False] / row.wall[True]:.1f}× |"
+            f"| {row.cpu[False]:.1f} | {row.decoded[False]} | {row.wall[False] / row.wall[True]:.1f}× | {row.others:.2f} |"
         )
     return lines
 
@@ -548,6 +606,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="length of each speed clip")
     parser.add_argument("--models", default="ViT-B-32,demo")
     parser.add_argument("--loads", default="quiet,busy", help="quiet, busy (two spinning processes), or both")
+    parser.add_argument("--shorts", type=int, default=8, help="clips in the folder of short clips (0: none)")
+    parser.add_argument("--short-seconds", type=float, default=15.0, help="length of each short clip")
     parser.add_argument("--hour-seconds", type=float, default=3600.0, help="length of the memory run's clip")
     parser.add_argument("--skip-hour", action="store_true", help="no memory run")
     parser.add_argument("--hour-worker", nargs=2, type=Path, help=argparse.SUPPRESS)
@@ -555,14 +615,16 @@ def main() -> None:
     if args.hour_worker:
         hour_worker(*args.hour_worker)
         return
-    command = "python -m bench.video_index " + " ".join(sys.argv[1:])
+    command = " ".join(["python -m bench.video_index", *sys.argv[1:]])
     began = time.perf_counter()
     photos = sorted(args.photos.glob("*.jpg"))
     if not photos:
         raise SystemExit(f"no photos in {args.photos}: --photos names a folder of JPEGs")
     busy_modes = [mode == "busy" for mode in args.loads.split(",")]
     clips = speed_clips(photos, args.seconds)
-    facts = {clip.path: clip_facts(clip.path) for clip in clips}
+    if args.shorts:
+        clips.append(short_clips(photos, args.shorts, args.short_seconds))
+    facts = {clip: clip_facts(clip) for clip in clips}
     hour = None if args.skip_hour else hour_clip(photos, args.hour_seconds)
     chosen = models(args.models.split(","))
     count = decoded_frames_counter()
@@ -577,29 +639,31 @@ def main() -> None:
                 decodes.append(decode_row(clip, busy, count))
                 print(clip.label, "busy" if busy else "quiet", decodes[-1], flush=True)
                 for model in chosen:
-                    rows.append(index_row(libraries, model, clip, facts[clip.path].seconds, busy))
+                    rows.append(index_row(libraries, model, clip, facts[clip].seconds, busy))
                     print(rows[-1], flush=True)
         memory = None
         if hour is not None:
-            hour_facts = clip_facts(hour)
-            samples, report, ready = hour_run(hour, Path(folder))
-            memory = (hour_facts, samples, report, ready)
+            hour_facts = video_facts(hour)
+            with OthersCpu() as others:
+                samples, report, ready = hour_run(hour, Path(folder))
+            memory = (hour_facts, samples, report, ready, others.cores)
 
     speed = speed_lines(rows)
     decode = decode_lines(decodes, facts)
     verdicts = verdict_lines(rows, decodes)
-    clips_text = "\n".join(f"- {clip.label}: {facts[clip.path].describe()}" for clip in clips)
+    clips_text = "\n".join(f"- {clip.label}: {facts[clip].describe()}" for clip in clips)
 
     memory_text = "(skipped: --skip-hour)"
     if memory is not None:
-        hour_facts, samples, report, ready = memory
+        hour_facts, samples, report, ready, hour_others = memory
         table, curve = memory_table(samples, hour_facts.seconds)
         stages = report["stages"]
-        memory_text = f"""{hour_facts.seconds:.0f} s of 720p at {HOUR_FPS} fps (x264 ultrafast, keyint 250 = 50 s, no noise;
-{hour_facts.describe()}), demo model, indexed in {report["seconds"]:.0f} s
+        memory_text = f"""{hour_facts.seconds:.0f} s of 720p at {HOUR_FPS} fps (x264 ultrafast: keyint 250 = 50 s, no
+scene-cut keyframes; no noise; {hour_facts.describe()}), demo model, indexed in {report["seconds"]:.0f} s
 ({hour_facts.seconds / report["seconds"]:.0f} video s per wall s; sampling wait {stages["read_decode"]:.0f} s, encode
-{stages["encode"]:.0f} s, write {stages["write"]:.1f} s): {report["frames"]} frames, {report["moments"]} moments. The
-indexing process held {ready / 1024:.0f} MiB once the model was loaded, before the video. RSS sampled every 0.2 s.
+{stages["encode"]:.0f} s, write {stages["write"]:.1f} s; others' cores {hour_others:.2f}): {report["frames"]} frames,
+{report["moments"]} moments. The indexing process held {ready / 1024:.0f} MiB once the model was loaded, before the
+video (imports: torch alone is about 500 MiB). RSS sampled every 0.2 s.
 
 | into the video | indexing process: peak RSS so far (MiB) | its VmHWM (MiB) | video child: peak RSS so far (MiB) | its VmHWM (MiB) |
 |---|---|---|---|---|
@@ -611,27 +675,28 @@ RSS (MiB, indexing process + video child) at each tenth of the video: {curve}.""
 
 `{command}` ({time.perf_counter() - began:.0f} s, clips cached). Machine: {machine()}; PyAV {av.__version__}.
 
-Clips ({args.seconds:g} s each, 30 fps, H.264 libx264 veryfast, 720p at 8 and 1080p at 16 Mbit/s; a slideshow of
-flickr8k-dev photos with a slow zoom and pan, 1 s crossfades every {SHOT_SECONDS:g} s and per-frame noise):
+Clips (30 fps, H.264 by libx264 veryfast with one slice per frame, 720p at 8 and 1080p at 16 Mbit/s; a slideshow
+of flickr8k-dev photos with a slow zoom and pan, 1 s crossfades every {SHOT_SECONDS:g} s and per-frame noise):
 {clips_text}
 
-**Indexing speed** (`index_paths` on one clip into a library in use; one sample per second):
+**Indexing speed** (`index_paths` on one clip, or the folder, into a library in use; one sample per second):
 
-| clip | model (runtime used) | load | video s / wall s | wall s | sampling wait (read_decode) s | encode s | frames | moments | load avg before |
+| clip | model (runtime used) | load | video s / wall s | wall s | sampling wait (read_decode) s | encode s | frames | moments | others' cores |
 |---|---|---|---|---|---|---|---|---|---|
 {chr(10).join(speed)}
 
-`quiet`: nothing else of ours running (the 1-minute load average before each row is in the last column: the
-machine is shared). `busy`: two spinning processes keep both cores busy meanwhile. `sampling wait` is the time
-the run waited on or took frames from the sampler (its child process decodes while the run encodes, so this is
-decoding not hidden behind encoding); `encode` is the model's time on the frames. The wall time includes starting
-the sampler's child process: {started_child:.2f} s to the first frame of a 720p clip, paid once per run.
+`quiet`: nothing else of ours running; the machine is shared, so the last column says how many cores other
+programs kept busy meanwhile (CPU time from /proc/stat less ours). `busy`: two spinning processes of ours keep
+both cores busy meanwhile. `sampling wait` is the time the run waited on or took frames from the sampler (its
+child process decodes while the run encodes, so this is the decoding not hidden behind encoding); `encode` is
+the model's time on the frames. The wall time includes starting the sampler's child process: {started_child:.2f} s
+to the first frame of a 720p clip, paid once per run.
 
 **Decode only** (`sample_frames` alone in one process on the clip; wall s with video s per wall s, CPU s of all
 the decoder's threads, frames out of the decoder):
 
-| clip | load | skipping packets: wall s | CPU s | frames decoded | every frame (`skip=False`): wall s | CPU s | frames decoded | skipping saves (wall) |
-|---|---|---|---|---|---|---|---|---|
+| clip | load | skipping packets: wall s | CPU s | frames decoded | every frame (`skip=False`): wall s | CPU s | frames decoded | skipping saves (wall) | others' cores |
+|---|---|---|---|---|---|---|---|---|---|
 {chr(10).join(decode)}
 
 **Does sampling keep decoding well below the encoder's cost?** (quiet; decode-only wall s vs the encode stage of
