@@ -38,7 +38,7 @@ from indexer.ingest.read import (
 from indexer.ingest.records import failed_record, ok_record
 from indexer.ingest.report import IndexReport
 from indexer.ingest.sidecars import sync_sidecars
-from indexer.ingest.video_frames import PreparedFrame, prepared_frames
+from indexer.ingest.video_frames import FrameStream, PreparedFrame
 from indexer.ingest.videos import MomentRule, PendingVideo
 from indexer.ingest.write import LibraryWriter
 from indexer.library import Library
@@ -92,6 +92,8 @@ class IndexRun:
         video = settings.video
         self.moment_rule = MomentRule(video.every_seconds, video.moment_similarity, video.max_moment_seconds)
         self._sampler: IsolatedSampler | None = None  # started by the first video
+        self._pending: deque[Future[ReadOutcome]] = deque()  # what the run reads next, in order
+        self._next_stream: FrameStream | None = None  # the next video's frames, already being sampled
 
     def run(self, paths: Iterable[str | Path], progress: ProgressReporter, gone: Iterable[str] = ()) -> IndexReport:
         """Bring the catalog in line with the disk under `paths` and `gone`. A path that does not exist is gone:
@@ -118,6 +120,8 @@ class IndexRun:
             self.report.interrupted = True
             self._flush()
         finally:
+            if self._next_stream is not None:
+                self._next_stream.close()
             if self._sampler is not None:
                 self._sampler.close()
             with self.times.measure("checkpoint"):
@@ -148,6 +152,7 @@ class IndexRun:
         window = self.settings.batch_size * 2 + self.settings.workers
         with ThreadPoolExecutor(self.settings.workers, thread_name_prefix="decode") as pool:
             pending: deque[Future[ReadOutcome]] = deque()
+            self._pending = pending
             try:
                 for item in plan.todo:
                     pending.append(pool.submit(reader.read, item))
@@ -204,10 +209,10 @@ class IndexRun:
         name = os.path.basename(item.file.path)
         reason: str | None = None
         started = time.perf_counter()
+        stream = self._stream(item.file.path)
         try:
-            for sample in prepared_frames(
-                self._video_sampler(), item.file.path, self.pictures.image_tensor, self.settings.batch_size * 2
-            ):
+            self._start_next_video(stream)
+            for sample in stream:
                 if not isinstance(sample, PreparedFrame):
                     video.info = sample
                     continue
@@ -216,6 +221,7 @@ class IndexRun:
                 self._batch.items.append(FrameToEncode(video, sample.tensor))
                 if len(self._batch) >= self.settings.batch_size:
                     self.times.add("read_decode", time.perf_counter() - started)
+                    self._start_next_video(stream)
                     self._flush()
                     started = time.perf_counter()
                     if progress is not None:
@@ -233,6 +239,7 @@ class IndexRun:
         except (VideoDecodeError, OSError) as exc:
             reason = str(exc) or type(exc).__name__
         finally:
+            stream.close()  # at once, not when a traceback that holds it is let go
             self.times.add("read_decode", time.perf_counter() - started)
             if progress is not None:
                 progress.status(None)
@@ -250,6 +257,27 @@ class IndexRun:
             self.report.added += 1
         else:
             self.report.updated += 1
+
+    def _stream(self, path: str) -> FrameStream:
+        """This video's frames: started already, if the previous video's run saw it coming, else now."""
+        ahead, self._next_stream = self._next_stream, None
+        if ahead is not None and ahead.path == path:
+            return ahead
+        if ahead is not None:
+            ahead.close()
+        return FrameStream(self._video_sampler(), path, self.pictures.image_tensor, self.settings.batch_size * 2)
+
+    def _start_next_video(self, current: FrameStream) -> None:
+        """If the next file the run will take is a video read already, start sampling it once `current` has
+        finished: its first frames are then decoded while this video's last batch is encoded, not after."""
+        if self._next_stream is not None or not self._pending or not self._pending[0].done():
+            return
+        upcoming = self._pending[0]
+        if upcoming.exception() is None and isinstance(found := upcoming.result(), VideoFound):
+            depth = self.settings.batch_size * 2
+            self._next_stream = FrameStream(
+                self._video_sampler(), found.item.file.path, self.pictures.image_tensor, depth, after=current
+            )
 
     def _video_sampler(self) -> IsolatedSampler:
         if self._sampler is None:

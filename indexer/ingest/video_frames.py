@@ -1,7 +1,8 @@
 """A video's frames, ready for the model, sampled ahead of the encoder: while the run encodes one batch, a
 thread takes the next frames from the video child process and prepares them (resize, normalise), up to `depth`
-frames ahead. Whatever the thread meets (a decode error, a crashed child) reaches the run with the frame
-after which it happened; the thread never dies silently."""
+frames ahead; the next video's thread takes over the child as soon as this one's sampling ends. Whatever a
+thread meets (a decode error, a crashed child) reaches the run with the frame after which it happened; the
+thread never dies silently."""
 
 from __future__ import annotations
 
@@ -29,55 +30,81 @@ _END = object()
 _PUT_WAIT = 0.2  # seconds between checks of whether the reader went away
 
 
-def prepared_frames(
-    sampler: IsolatedSampler, path: str, prepare: Callable[[Image.Image], torch.Tensor], depth: int
-) -> Iterator[VideoInfo | PreparedFrame]:
-    """The video's VideoInfo, then its frames as tensors. Raises what the sampler raises, when the frames before
-    it have been taken. Left early (an error, Ctrl-C), the thread stops and the child is stopped with it."""
-    ahead: queue.Queue[object] = queue.Queue(maxsize=max(1, depth))
-    left = threading.Event()
+class FrameStream:
+    """One video's VideoInfo, then its frames as tensors, sampled by a thread that starts at once. Chained `after`
+    another stream, it starts sampling as soon as that one's sampling ends: while the run still encodes the last
+    frames of one video, the next is already being decoded (one child, one video at a time). Iterating raises what
+    the sampler raises, once the frames before it have been taken. `close` stops it, child and all, if it has not
+    finished."""
 
-    def put(item: object) -> bool:
-        while not left.is_set():
+    def __init__(
+        self,
+        sampler: IsolatedSampler,
+        path: str,
+        prepare: Callable[[Image.Image], torch.Tensor],
+        depth: int,
+        after: FrameStream | None = None,
+    ) -> None:
+        self.path = path
+        self.sampler = sampler
+        self.released = threading.Event()  # this stream is done with the sampler
+        self._ahead: queue.Queue[object] = queue.Queue(maxsize=max(1, depth))
+        self._left = threading.Event()
+        self._ended = False
+        self._thread = threading.Thread(target=self._work, args=(prepare, after), name="video-frames", daemon=True)
+        self._thread.start()
+
+    def __iter__(self) -> Iterator[VideoInfo | PreparedFrame]:
+        try:
+            while True:
+                item = self._ahead.get()
+                if item is _END or isinstance(item, BaseException):
+                    self._ended = True
+                if item is _END:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                assert isinstance(item, VideoInfo | PreparedFrame)
+                yield item
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._left.set()
+        if not self._ended and not self.released.is_set():
+            self.sampler.abort()  # the thread may wait on the child: it stops waiting when the child is gone
+        self._thread.join()
+
+    def _put(self, item: object) -> bool:
+        while not self._left.is_set():
             try:
-                ahead.put(item, timeout=_PUT_WAIT)
+                self._ahead.put(item, timeout=_PUT_WAIT)
                 return True
             except queue.Full:
                 continue
         return False
 
-    def work() -> None:
-        stream = sampler.sample(path)
+    def _work(self, prepare: Callable[[Image.Image], torch.Tensor], after: FrameStream | None) -> None:
         try:
-            for sample in stream:
-                item = sample if isinstance(sample, VideoInfo) else _prepared(sample, prepare)
-                if not put(item):
+            while after is not None and not after.released.wait(_PUT_WAIT):
+                if self._left.is_set():
                     return
-            put(_END)
-        except BaseException as exc:  # handed to the reader, which raises it in the run's thread
-            put(exc)
-        finally:
-            stream.close()  # left early: the sampler stops its child
-
-    thread = threading.Thread(target=work, name="video-frames", daemon=True)
-    thread.start()
-    ended = False
-    try:
-        while True:
-            item = ahead.get()
-            if item is _END or isinstance(item, BaseException):
-                ended = True
-            if item is _END:
+            if self._left.is_set():
                 return
-            if isinstance(item, BaseException):
-                raise item
-            assert isinstance(item, VideoInfo | PreparedFrame)
-            yield item
-    finally:
-        left.set()
-        if not ended:
-            sampler.abort()  # the thread may wait on the child: it stops waiting when the child is gone
-        thread.join()
+            stream = self.sampler.sample(self.path)
+            try:
+                for sample in stream:
+                    item = sample if isinstance(sample, VideoInfo) else _prepared(sample, prepare)
+                    if not self._put(item):
+                        return
+            finally:
+                stream.close()  # left early: the sampler stops its child
+                self.released.set()
+            self._put(_END)
+        except BaseException as exc:  # handed to the reader, which raises it in the run's thread
+            self._put(exc)
+        finally:
+            self.released.set()
 
 
 def _prepared(sample: SampledFrame, prepare: Callable[[Image.Image], torch.Tensor]) -> PreparedFrame:
