@@ -19,6 +19,7 @@ from av.container import InputContainer
 from av.stream import Disposition
 from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
+from PIL import Image
 
 from indexer.decode import DecodeError
 
@@ -204,6 +205,19 @@ def display_size(width: int, height: int, sample_aspect: Fraction | None) -> tup
     if sample_aspect and sample_aspect != 1:
         return max(1, round(width * sample_aspect)), height
     return width, height
+
+
+def upright_picture(frame: VideoFrame, sample_aspect: Fraction | None, max_side: int) -> Image.Image:
+    """The frame as displayed, RGB, its longest side at most `max_side` (never enlarged): scaled by swscale as it
+    converts to RGB (a 4K frame never exists as 4K RGB), with square pixels, then turned upright."""
+    width, height = display_size(frame.width, frame.height, sample_aspect)
+    scale = min(1.0, max_side / max(width, height))
+    image = frame.to_image(width=max(1, round(width * scale)), height=max(1, round(height * scale)))
+    turn = _TURNS[quarter_turns(frame.rotation)]
+    return image.transpose(turn) if turn is not None else image
+
+
+_TURNS = (None, Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180, Image.Transpose.ROTATE_270)
 
 
 def quarter_turns(rotation: int) -> int:

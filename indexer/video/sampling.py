@@ -44,11 +44,10 @@ from indexer.video.probe import (
     VideoLimits,
     VideoTruncated,
     check_frame_pixels,
-    display_size,
     fraction,
     open_video,
-    quarter_turns,
     reason,
+    upright_picture,
 )
 from indexer.video.scenes import SCENE_CUT_THRESHOLD, is_cut, thumbnail
 
@@ -56,8 +55,6 @@ FRAME_SIDE = 448  # longest side of a sampled picture: 448×252 for 16:9, so a 2
 HELD_BYTES = 64 << 20  # packets held back undecoded, at most
 KEYFRAME_GAPS = 8  # how many of the last intervals between keyframes predict the next keyframe
 TRUNCATION_SLACK = 1.0  # seconds short of the header's duration that still count as the whole video
-
-_TURNS = (None, Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180, Image.Transpose.ROTATE_270)
 
 
 @dataclass(frozen=True)
@@ -221,21 +218,13 @@ class _Sampler:
             self.last_time = time
             if time < self.due - self.early:
                 continue
-            image = self._picture(frame)
+            image = upright_picture(frame, self.sample_aspect, self.max_side)
             small = thumbnail(image)
             cut = is_cut(self.previous, small, self.threshold)
             self.previous = small
             self.due = self.step * (math.floor((time + self.early) / self.step) + 1)
             self.yielded += 1
             yield SampledFrame(float(time), image, cut)
-
-    def _picture(self, frame: VideoFrame) -> Image.Image:
-        """Scaled by swscale as it converts to RGB, so a 4K frame never exists as 4K RGB; then turned upright."""
-        width, height = display_size(frame.width, frame.height, self.sample_aspect)
-        scale = min(1.0, self.max_side / max(width, height))
-        image = frame.to_image(width=max(1, round(width * scale)), height=max(1, round(height * scale)))
-        turn = _TURNS[quarter_turns(frame.rotation)]
-        return image.transpose(turn) if turn is not None else image
 
     def _check_complete(self) -> None:
         """A video that ends well before its header says it should was cut short (a copy that stopped, a

@@ -23,17 +23,15 @@ from indexer.video.probe import (
     VideoDecodeError,
     VideoLimits,
     check_frame_pixels,
-    display_size,
     fraction,
     open_video,
-    quarter_turns,
     reason,
+    upright_picture,
 )
 
 FRAME_SECONDS = 10.0  # wall-clock budget for one frame, checked between packets: a request never decodes for long
 # The duration limit is indexing's concern: one frame costs the same in a long video as in a short one.
 LIMITS = VideoLimits(max_duration_seconds=math.inf, max_wall_seconds=FRAME_SECONDS)
-_TURNS = (None, Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180, Image.Transpose.ROTATE_270)
 
 
 def frame_at(path: str | os.PathLike[str], seconds: float, max_side: int, limits: VideoLimits = LIMITS) -> Image.Image:
@@ -42,7 +40,7 @@ def frame_at(path: str | os.PathLike[str], seconds: float, max_side: int, limits
     (VideoOverLimit past the budget) and OSError (FileNotFoundError, ...) for one that cannot be read."""
     with open_video(path, limits) as video:
         frame = _decode_to(video, Fraction(seconds).limit_denominator(1_000_000))
-        return _picture(video, frame, max_side)
+        return upright_picture(frame, fraction(video.stream.sample_aspect_ratio), max_side)
 
 
 def _decode_to(video: OpenVideo, target: Fraction) -> VideoFrame:
@@ -68,12 +66,3 @@ def _decode_to(video: OpenVideo, target: Fraction) -> VideoFrame:
     if last is None:
         raise VideoDecodeError(f"no picture could be decoded from its video ({video.codec}): damaged or truncated")
     return last
-
-
-def _picture(video: OpenVideo, frame: VideoFrame, max_side: int) -> Image.Image:
-    """Scaled by swscale as it converts to RGB (a 4K frame never exists as 4K RGB), then turned upright."""
-    width, height = display_size(frame.width, frame.height, fraction(video.stream.sample_aspect_ratio))
-    scale = min(1.0, max_side / max(width, height))
-    image = frame.to_image(width=max(1, round(width * scale)), height=max(1, round(height * scale)))
-    turn = _TURNS[quarter_turns(frame.rotation)]
-    return image.transpose(turn) if turn is not None else image
