@@ -265,7 +265,10 @@ class IndexRun:
             return ahead
         if ahead is not None:
             ahead.close()
-        return FrameStream(self._video_sampler(), path, self.pictures.image_tensor, self.settings.batch_size * 2)
+        return self._frames(path)
+
+    def _frames(self, path: str, after: FrameStream | None = None) -> FrameStream:
+        return FrameStream(self._video_sampler(), path, self.pictures.image_tensor, self.settings.batch_size * 2, after)
 
     def _start_next_video(self, current: FrameStream) -> None:
         """If the next file the run will take is a video read already, start sampling it once `current` has
@@ -274,10 +277,7 @@ class IndexRun:
             return
         upcoming = self._pending[0]
         if upcoming.exception() is None and isinstance(found := upcoming.result(), VideoFound):
-            depth = self.settings.batch_size * 2
-            self._next_stream = FrameStream(
-                self._video_sampler(), found.item.file.path, self.pictures.image_tensor, depth, after=current
-            )
+            self._next_stream = self._frames(found.item.file.path, after=current)
 
     def _video_sampler(self) -> IsolatedSampler:
         if self._sampler is None:
