@@ -1,0 +1,47 @@
+"""Which of Tesseract's words to keep, and how they are written for search.
+
+Tesseract reads shapes in every photo (bark, railings, a shirt's folds) as letters, with low confidence. A word
+is kept when Tesseract is sure of it and it looks like a word: two letters or digits at least, or a CJK character
+(one is a word in Chinese). What is kept is what the lexical stage searches and what a hit shows.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
+CJK_CHAR = re.compile(f"[{_CJK}]")
+_BETWEEN_CJK = re.compile(f"(?<=[{_CJK}])\\s+(?=[{_CJK}])")
+_EDGE_PUNCTUATION = "\"'`.,;:!?()[]{}<>|/\\-_=+*~^“”‘’«»、。，；：！？（）【】《》"
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    confidence: float  # Tesseract's, 0..100
+    line: int  # words of one line share it, in reading order
+
+
+def plausible(word: Word, min_confidence: float) -> bool:
+    if word.confidence < min_confidence:
+        return False
+    core = word.text.strip(_EDGE_PUNCTUATION)
+    if CJK_CHAR.search(core):
+        return True
+    return sum(ch.isalnum() for ch in core) >= 2
+
+
+def text_of(words: list[Word]) -> str:
+    """The kept words, one line per line Tesseract found; CJK characters close up (Tesseract spaces them)."""
+    lines: dict[int, list[str]] = {}
+    for word in words:
+        lines.setdefault(word.line, []).append(unicodedata.normalize("NFKC", word.text))
+    return "\n".join(_BETWEEN_CJK.sub("", " ".join(parts)) for parts in lines.values())
+
+
+def searchable(text: str) -> str:
+    """The text as the full-text index holds it: each CJK character a word of its own, so that a query's
+    Chinese word matches as a phrase of characters wherever it stands (Chinese has no spaces to split on)."""
+    return CJK_CHAR.sub(lambda match: f" {match.group(0)} ", text)
