@@ -52,6 +52,15 @@ ModelOpt = Annotated[str | None, setting_option("model")]
 PretrainedOpt = Annotated[str | None, setting_option("pretrained")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 QuietOpt = Annotated[bool | None, setting_option("quiet", "--quiet", "-q")]
+OcrOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--ocr/--no-ocr",
+        help="Read the words in pictures (Tesseract), after they are embedded; remembered as this library's choice "
+        "[default: the library's last choice, on where Tesseract is installed]",
+        show_default=False,
+    ),
+]
 
 
 def share_cores_politely() -> None:
@@ -96,10 +105,12 @@ def index(
     workers: Annotated[int | None, setting_option("workers")] = None,
     index_runtime: Annotated[Runtime | None, setting_option("index_runtime")] = None,
     reindex: Annotated[bool, typer.Option(help="Re-encode everything (e.g. with a new --model).")] = False,
+    ocr: OcrOpt = None,
     quiet: QuietOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Index images (and sidecar captions) under PATHS; later runs only touch what changed."""
+    """Index images (and sidecar captions) under PATHS, then read the words in new pictures; later runs only touch
+    what changed."""
     settings = load_settings(
         library=library,
         model=model,
@@ -109,21 +120,68 @@ def index(
         workers=workers,
         index_runtime=index_runtime,
         quiet=quiet,
+        ocr=_ocr_setting(ocr),
     )
     from indexer.ingest import index_paths
+    from indexer.ocr.run import OcrReport, read_words
 
     roots = normalize_roots(paths)  # a typo in a path must not create a library
     with Library.open_writer(settings.library, describe_command()) as lib:
         encoder = lib.writer_encoder(settings, reindex=reindex)
         report = index_paths(lib, encoder, roots, settings)
+        if not report.interrupted and not as_json and not settings.quiet:
+            from api.render import report_line
+
+            err.print(report_line(report), highlight=False)  # searchable by meaning now; words come next
+        words = OcrReport(interrupted=True) if report.interrupted else read_words(lib, settings)
+    if as_json:
+        from dataclasses import asdict
+
+        out.print_json(data={**asdict(report), "ocr": asdict(words)})
+    elif not settings.quiet:
+        from api.render import ocr_line, report_line
+
+        if report.interrupted:
+            err.print(report_line(report), highlight=False)
+        else:
+            err.print(ocr_line(words), highlight=False)
+    if report.interrupted or words.interrupted:
+        raise typer.Exit(130)
+
+
+def _ocr_setting(flag: bool | None) -> dict[str, Any] | None:
+    """--ocr/--no-ocr over the settings' ocr section (merged with what the environment and config file set)."""
+    return None if flag is None else {"enabled": flag}
+
+
+@app.command("ocr")
+@fatal_errors
+def read_picture_words(
+    library: LibraryOpt = None,
+    again: Annotated[
+        bool, typer.Option("--again", help="Read every picture again (new languages, new Tesseract).")
+    ] = False,
+    quiet: QuietOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Read the words in the library's pictures that are still to be read (an interrupted pass goes on)."""
+    from indexer.ocr.run import read_words
+
+    settings = load_settings(library=library, quiet=quiet, ocr=_ocr_setting(True))
+    with Library.open_writer(settings.library, describe_command()) as lib:
+        if again:
+            from indexer.catalog import picture_words
+
+            picture_words.forget(lib.catalog)
+        report = read_words(lib, settings)
     if as_json:
         from dataclasses import asdict
 
         out.print_json(data=asdict(report))
     elif not settings.quiet:
-        from api.render import report_line
+        from api.render import ocr_line
 
-        err.print(report_line(report), highlight=False)
+        err.print(ocr_line(report), highlight=False)
     if report.interrupted:
         raise typer.Exit(130)
 
@@ -205,13 +263,17 @@ def watch(
     model: ModelOpt = None,
     pretrained: PretrainedOpt = None,
     device: DeviceOpt = None,
+    ocr: OcrOpt = None,
     quiet: QuietOpt = None,
 ) -> None:
-    """Keep the library up to date: a full scan, then every change (add, edit, move, delete) within seconds."""
+    """Keep the library up to date: a full scan, then every change (add, edit, move, delete) within seconds, and
+    the words in new pictures seconds after."""
     from core.errors import InputError
     from indexer.watch import Watcher, WatchOptions
 
-    settings = load_settings(library=library, model=model, pretrained=pretrained, device=device, quiet=quiet)
+    settings = load_settings(
+        library=library, model=model, pretrained=pretrained, device=device, quiet=quiet, ocr=_ocr_setting(ocr)
+    )
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     watch_log = logging.getLogger("xmodal.watch")

@@ -14,6 +14,7 @@ from searcher.hits import Hit
 
 if TYPE_CHECKING:
     from indexer.ingest import IndexReport
+    from indexer.ocr.run import OcrReport
     from training.evaluate import EvalReport, StageMetrics
     from training.judged import JudgedReport
     from training.moments import MomentsReport
@@ -124,6 +125,21 @@ def report_line(report: IndexReport) -> str:
     return line
 
 
+def ocr_line(report: OcrReport) -> str:
+    if report.skipped:
+        return report.skipped
+    if not report.read and not report.interrupted:
+        return "words in pictures: every picture has been read"
+    rate = report.read / report.seconds if report.seconds > 0 else 0.0
+    line = (
+        f"words in pictures: {report.read} pictures read, {report.with_text} with words, {report.failed} failed "
+        f"in {report.seconds:.1f}s ({rate:.1f} pictures/s; {report.probed_only} ruled out by a quick look)"
+    )
+    if report.interrupted:
+        line = "interrupted: " + line + "; xmodal ocr (or the same command again) reads the rest"
+    return line
+
+
 def print_stats(console: Console, stats: dict[str, Any], as_json: bool) -> None:
     if as_json:
         console.print_json(json.dumps(stats))
@@ -150,6 +166,9 @@ def print_stats(console: Console, stats: dict[str, Any], as_json: bool) -> None:
             f"int8 words: {queries['int8_text']}"
         )
         table.add_row("queries", f"{queries['runtime']}: {why}")
+    ocr = stats.get("ocr")
+    if ocr:
+        table.add_row("words", _ocr_state(ocr))
     console.print(table)
     if stats["failures"]:
         console.print(f"\n[bold]{stats['failed']} files could not be indexed:[/bold]")
@@ -162,6 +181,23 @@ def print_stats(console: Console, stats: dict[str, Any], as_json: bool) -> None:
         console.print(f"\n[bold]{len(partial)} videos were indexed only in part:[/bold]")
         for video in partial[:50]:
             console.print(f"  {video['path']}: {video['reason']}", markup=False, highlight=False)
+    if ocr and ocr.get("failures"):
+        console.print(f"\n[bold]{ocr['failed']} pictures whose words could not be read:[/bold]")
+        for failure in ocr["failures"]:
+            console.print(f"  {failure['path']}: {failure['reason']}", markup=False, highlight=False)
+
+
+def _ocr_state(ocr: dict[str, Any]) -> str:
+    """One line: how many pictures were read and hold words, what is left, and what stops reading here."""
+    state = f"read in {ocr['read']} pictures, {ocr['with_text']} with words, {ocr['failed']} failed"
+    if ocr["to_read"]:
+        state += f", {ocr['to_read']} still to read (xmodal ocr)"
+    state += f"; OCR {ocr['library_choice']}"
+    if ocr.get("problem"):
+        state += f"; not available here: {ocr['problem']}"
+    elif ocr.get("engine"):
+        state += f" ({ocr['engine']})"
+    return state
 
 
 def print_eval(console: Console, report: EvalReport, as_json: bool) -> None:

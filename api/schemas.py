@@ -80,6 +80,9 @@ class HitOut(BaseModel):
         description="Video hits: the video's other moments further down the ranking, best first, folded into this "
         "hit so the video is listed once (the moments stage; null when there are none).",
     )
+    words: str | None = Field(
+        default=None, description="Image hits: the words read in the picture (OCR), one line per line of text."
+    )
     text: str | None = Field(default=None, description="Text hits: the text.")
     source: str | None = Field(default=None, description="Text hits: the file it came from.")
     media_id: int | None = Field(default=None, description="Text hits: the image it captions, when known.")
@@ -149,9 +152,10 @@ class MediaOut(BaseModel):
     thumbnail_url: str
     file_url: str = Field(description="The original file; for a moment, its video's (byte ranges served).")
     play_url: str | None = Field(default=None, description="A moment: file_url with a #t=start,end media fragment.")
+    words: str | None = Field(default=None, description="A picture: the words read in it (OCR), one line per line.")
 
     @classmethod
-    def of(cls, row: MediaRow, video: MediaRow | None = None) -> MediaOut:
+    def of(cls, row: MediaRow, video: MediaRow | None = None, words: str | None = None) -> MediaOut:
         """`video`: a moment's video, whose file, name and length the moment shares."""
         video = video or row
         path = Path(video.path)
@@ -179,6 +183,7 @@ class MediaOut(BaseModel):
             thumbnail_url=f"/api/media/{row.id}/thumbnail",
             file_url=f"/api/media/{video.id}/file",
             play_url=play_url(video.id, start, end) if moment else None,
+            words=words,
         )
 
 
@@ -203,6 +208,17 @@ class QueriesOut(BaseModel):
     int8_text: str | None = Field(default=None, description="The int8 text tower's verdict from xmodal eval.")
 
 
+class OcrOut(BaseModel):
+    read: int = Field(description="Pictures whose words have been read (with words or not).")
+    with_text: int = Field(description="Pictures in which words were found: their words are searched.")
+    failed: int = Field(description="Pictures whose words could not be read (listed in failures).")
+    to_read: int = Field(description="Pictures still to be read (xmodal ocr reads them; a watcher does by itself).")
+    library_choice: str = Field(description="on, off, or on (default): the library's own --ocr/--no-ocr choice.")
+    engine: str | None = Field(description="What reads words here: Tesseract's version and languages.")
+    problem: str | None = Field(description="Why words cannot be read here (Tesseract or its languages missing).")
+    failures: list[FailureOut]
+
+
 class StatsOut(BaseModel):
     library: str
     model: str | None
@@ -225,6 +241,7 @@ class StatsOut(BaseModel):
     partial_videos: list[FailureOut] = Field(
         default_factory=list, description="Videos indexed up to where they broke off, and why."
     )
+    ocr: OcrOut | None = Field(default=None, description="Reading the words in pictures: how far it has come.")
 
 
 class HealthOut(BaseModel):

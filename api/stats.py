@@ -15,9 +15,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from indexer.catalog import COLLECTIONS, Collection
+from core.settings import Settings
+from indexer.catalog import COLLECTIONS, Collection, picture_words
 from indexer.library import CATALOG_NAME, Library
 from indexer.model_spec import ModelSpec
+from indexer.ocr.run import LIBRARY_CHOICE
+from indexer.ocr.tesseract import find_tesseract
 from indexer.tower_manifest import TowerManifest, towers_folder
 
 THUMBNAIL_RECOUNT_SECONDS = 300.0
@@ -118,6 +121,19 @@ def export_state(path: Path, spec: ModelSpec) -> dict[str, Any]:
     }
 
 
+def ocr_stats(library: Library) -> dict[str, Any]:
+    """How far reading words has come, and whether it can run here (a reader may lack Tesseract: say so)."""
+    catalog = library.catalog
+    tesseract = find_tesseract(tuple(Settings(library=library.path).ocr.languages))
+    return {
+        **picture_words.counts(catalog),
+        "library_choice": catalog.get_meta(LIBRARY_CHOICE) or "on (default)",
+        "engine": tesseract.engine if tesseract.available else None,
+        "problem": tesseract.problem,
+        "failures": [{"path": path, "reason": reason} for path, reason in picture_words.failures(catalog)],
+    }
+
+
 def library_stats(library: Library, thumbnails: FolderSizes = thumbnail_sizes) -> dict[str, Any]:
     catalog = library.catalog
     counts = catalog.counts()
@@ -142,4 +158,5 @@ def library_stats(library: Library, thumbnails: FolderSizes = thumbnail_sizes) -
         "queries": export_state(library.path, spec) if spec is not None else None,
         "failures": [{"path": path, "reason": reason} for path, reason in catalog.failures()],
         "partial_videos": [{"path": path, "reason": reason} for path, reason in catalog.partial_videos()],
+        "ocr": ocr_stats(library),
     }

@@ -66,6 +66,36 @@ class VideoSettings(BaseModel):
     )
 
 
+class OcrSettings(BaseModel):
+    """Reading the words in pictures with Tesseract (XMODAL_OCR__ENABLED=false, or [ocr] in the config file)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    enabled: bool | None = Field(
+        default=None,
+        description="Read words in pictures. Unset: the library's own choice (the last --ocr/--no-ocr given to it),"
+        " on where Tesseract is installed.",
+    )
+    languages: tuple[str, ...] = Field(
+        default=("eng", "chi_sim"), min_length=1, description="Tesseract languages, those installed are used."
+    )
+    workers: int = Field(
+        default_factory=lambda: max(1, min(4, os.cpu_count() or 1)), ge=1, le=64, description="OCR processes."
+    )
+    min_confidence: float = Field(
+        default=70.0, ge=0, le=100, description="Words Tesseract is less sure of are dropped."
+    )
+    probe_pixels: int = Field(
+        default=2_100_000,
+        ge=10_000,
+        description="Pictures larger than this are first read at this size; only where that finds words are they "
+        "read whole (most photos have none).",
+    )
+    max_pixels: int = Field(default=16_000_000, ge=10_000, description="Larger pictures are read at this size.")
+    timeout_seconds: float = Field(default=60.0, gt=0, description="Most time one picture's reading may take.")
+    max_memory_bytes: int = Field(default=2 << 30, ge=256 << 20, description="Address space of each OCR process.")
+
+
 class Settings(BaseSettings):
     """Everything a user can configure. Model fields are None unless asked for: a library remembers its model."""
 
@@ -117,6 +147,7 @@ class Settings(BaseSettings):
     )
     ranking: Ranking = Field(default_factory=Ranking)
     video: VideoSettings = Field(default_factory=VideoSettings)
+    ocr: OcrSettings = Field(default_factory=OcrSettings)
     checkpoint_seconds: float = Field(default=60.0, gt=0, description="How often a long run writes the index to disk.")
 
     # Limits that keep hostile input from stopping or hanging a run.

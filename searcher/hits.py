@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.catalog import Catalog, Collection, MediaRow
+from indexer.catalog import Catalog, Collection, MediaRow, picture_words
 from searcher.candidates import Candidates
 
 
@@ -45,6 +45,7 @@ class Hit:
     frame_time: float | None = None  # video hits: the frame that shows the moment best (its thumbnail)
     duration: float | None = None  # video hits: the whole video's length
     moments: tuple[Moment, ...] | None = None  # video hits: the video's other moments in the ranking, best first
+    words: str | None = None  # image hits: the words read in the picture (OCR), one line per line
 
     def to_json(self) -> dict[str, Any]:
         found = {key: value for key, value in asdict(self).items() if value is not None or key == "score"}
@@ -63,6 +64,7 @@ def hits(catalog: Catalog, collection: Collection, page: Candidates, offset: int
         folded = [item for moments in page.moments for item, _ in moments]
         rows = catalog.media_rows([*ids, *folded])
         videos = catalog.media_rows(sorted({row.parent_id for row in rows.values() if row.parent_id is not None}))
+        words = picture_words.words_of(catalog, ids)
         for position, item in enumerate(ids):
             if (row := rows.get(item)) is None:
                 continue
@@ -75,6 +77,7 @@ def hits(catalog: Catalog, collection: Collection, page: Candidates, offset: int
                 taken_at=row.taken_at,
                 camera=row.camera,
                 duplicates=page.duplicates[position] or None,
+                words=words.get(item),
             )
             if row.parent_id is not None:
                 if (video := videos.get(row.parent_id)) is None:

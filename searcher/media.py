@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import NotFound
-from indexer.catalog import Catalog, MediaRow
+from indexer.catalog import Catalog, MediaRow, picture_words
 
 # Pillow's format names → the Content-Type to serve the original file with.
 CONTENT_TYPES = {
@@ -100,6 +100,10 @@ class MediaService:
         if row is None or row.status != "ok":
             raise unknown(media_id)
         return row
+
+    def words(self, media_id: int) -> str | None:
+        """The words read in a picture (OCR), if any were found."""
+        return picture_words.words_of(self.catalog, [media_id]).get(media_id)
 
     def video_of(self, row: MediaRow) -> MediaRow:
         """A moment's video (a video is its own); `NotFound` under the moment's id should it have gone."""

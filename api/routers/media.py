@@ -38,7 +38,7 @@ router = APIRouter(prefix="/api/media", tags=["media"])
 @router.get("/{media_id}", responses=MEDIA_ERRORS, summary="An indexed image's, video's or moment's metadata")
 def metadata(media: MediaDep, media_id: MediaId) -> MediaOut:
     row = media.record(media_id)
-    return MediaOut.of(row, media.video_of(row))
+    return MediaOut.of(row, media.video_of(row), media.words(row.id))
 
 
 @router.get("/{media_id}/similar", responses=SIMILAR_ERRORS, summary="Indexed image → similar images")

@@ -187,6 +187,14 @@ function card(hit) {
   }
   meta.append(score, similar);
   item.append(open, meta);
+  if (hit.words) {
+    // The words read in the picture: what a word search matched, where the picture alone would not say.
+    const words = document.createElement("p");
+    words.className = "words";
+    words.textContent = hit.words.replace(/\s+/g, " ");
+    words.title = hit.words;
+    item.append(words);
+  }
   return item;
 }
 
@@ -282,6 +290,7 @@ async function show(hit) {
     addRow("File", `${media.format || "?"}, ${(media.size / 1024).toFixed(0)} KiB`);
     addRow("Taken", media.taken_at);
     addRow("Camera", [media.camera_make, media.camera_model].filter(Boolean).join(" ") || null);
+    addRow("Words in it", media.words);
     const texts = await api(`/api/media/${id}/texts?k=5`);
     for (const hit of texts.hits) {
       const li = document.createElement("li");

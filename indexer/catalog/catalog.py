@@ -147,6 +147,7 @@ class Catalog:
 
     def _create_or_migrate(self) -> None:
         from indexer.catalog.fts import create as create_fts_tables
+        from indexer.catalog.fts import create_words
         from indexer.catalog.schema import MIGRATIONS, metadata
 
         with self.engine.begin() as conn:
@@ -160,6 +161,7 @@ class Catalog:
             if version is None:
                 metadata.create_all(conn)
                 create_fts_tables(conn)
+                create_words(conn)
                 self._set(conn, "schema_version", str(SCHEMA_VERSION))
                 for collection in COLLECTIONS:
                     self._set(conn, f"{collection}_version", "0")

@@ -1,4 +1,5 @@
-"""Full-text tables for lexical matching (file names, folders, camera, and the texts that describe an item),
+"""Full-text tables for lexical matching (file names, folders, camera, the texts that describe an item, and the
+words read in a picture),
 and the queries that ask them.
 
 SQLite triggers keep them in step with `media` and `texts`, so every writer (index, watch, texts,
@@ -12,6 +13,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
+
+from indexer.ocr.words import searchable
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -55,6 +58,31 @@ DDL = [
 ]
 
 
+# The words read in pictures: only pictures with text are documents here (rowid = the picture's id).
+WORDS_DDL = [
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS words_fts USING fts5(body, tokenize='{TOKENIZER}')",
+    """CREATE TRIGGER IF NOT EXISTS words_fts_insert AFTER INSERT ON picture_words WHEN new.status = 'text' BEGIN
+        INSERT INTO words_fts(rowid, body) VALUES (new.media_id, new.body);
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS words_fts_update AFTER UPDATE ON picture_words BEGIN
+        DELETE FROM words_fts WHERE rowid = old.media_id;
+        INSERT INTO words_fts(rowid, body) SELECT new.media_id, new.body WHERE new.status = 'text';
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS words_fts_delete AFTER DELETE ON picture_words BEGIN
+        DELETE FROM words_fts WHERE rowid = old.media_id;
+    END""",
+]
+
+
+def create_words(conn: Connection) -> None:
+    for statement in WORDS_DDL:
+        conn.exec_driver_sql(statement)
+    conn.exec_driver_sql("DELETE FROM words_fts")
+    conn.exec_driver_sql(
+        "INSERT INTO words_fts(rowid, body) SELECT media_id, body FROM picture_words WHERE status = 'text'"
+    )
+
+
 def create(conn: Connection) -> None:
     """Create the tables and triggers, and fill them from what the catalog already holds."""
     for statement in DDL:
@@ -67,20 +95,32 @@ def create(conn: Connection) -> None:
 
 # -- asking them -------------------------------------------------------------------------------
 
-Table = Literal["names", "texts"]  # file name/folder/camera of a picture, or a text that describes one
+# file name/folder/camera of a picture, a text that describes one, or the words read in one
+Table = Literal["names", "texts", "words"]
+_FTS_TABLE = {"names": "media_fts", "texts": "text_fts", "words": "words_fts"}
+# Where each table's documents are counted: a plain table's count(*) reads B-tree entries, an FTS5 one every row.
+_DOCUMENTS = {
+    "names": "SELECT count(*) FROM media",
+    "texts": "SELECT count(*) FROM texts",
+    "words": "SELECT count(*) FROM picture_words WHERE status = 'text'",
+}
 NAME_WEIGHTS = (4.0, 1.0, 1.0)  # bm25(media_fts, name, folder, camera): a name says more than a folder
 
 
-def _quoted(word: str) -> str:
+def _quoted(word: str, table: Table = "names") -> str:
+    """One word as an FTS5 string. In the words table CJK characters are words of their own (see
+    indexer.ocr.words.searchable), so a Chinese word becomes the phrase of its characters."""
+    if table == "words":
+        word = " ".join(searchable(word).split())
     return '"' + word.replace('"', '""') + '"'
 
 
-def any_of(words: Sequence[str]) -> str:
-    return " OR ".join(_quoted(word) for word in words)
+def any_of(words: Sequence[str], table: Table = "names") -> str:
+    return " OR ".join(_quoted(word, table) for word in words)
 
 
-def all_of(words: Sequence[str]) -> str:
-    return " AND ".join(_quoted(word) for word in words)
+def all_of(words: Sequence[str], table: Table = "names") -> str:
+    return " AND ".join(_quoted(word, table) for word in words)
 
 
 def document_frequencies(conn: sqlite3.Connection, table: Table, words: Sequence[str]) -> tuple[int, dict[str, int]]:
@@ -89,10 +129,10 @@ def document_frequencies(conn: sqlite3.Connection, table: Table, words: Sequence
     The documents are counted in the table the triggers fill it from (one document per row): count(*) on an
     FTS5 table reads every document (11 ms at 100k items, a quarter of a text query's time), on a plain one
     SQLite counts B-tree entries (0.03 ms)."""
-    name = "media_fts" if table == "names" else "text_fts"
-    source = "media" if table == "names" else "texts"
+    name = _FTS_TABLE[table]
     each_word = "".join(f", (SELECT count(*) FROM {name} WHERE {name} MATCH ?)" for _ in words)  # one round trip
-    row = conn.execute(f"SELECT (SELECT count(*) FROM {source}){each_word}", tuple(map(_quoted, words))).fetchone()
+    quoted = tuple(_quoted(word, table) for word in words)
+    row = conn.execute(f"SELECT ({_DOCUMENTS[table]}){each_word}", quoted).fetchone()
     return int(row[0] or 0), {word: int(count or 0) for word, count in zip(words, row[1:], strict=True)}
 
 
@@ -108,6 +148,9 @@ def match(
     if table == "names":
         weights = ", ".join(map(str, NAME_WEIGHTS))
         stmt = f"SELECT rowid, -bm25(media_fts, {weights}) FROM media_fts WHERE media_fts MATCH ? ORDER BY rank {cap}"
+        rows = conn.execute(stmt, (expression, *tail)).fetchall()
+    elif table == "words":
+        stmt = f"SELECT rowid, -bm25(words_fts) FROM words_fts WHERE words_fts MATCH ? ORDER BY rank {cap}"
         rows = conn.execute(stmt, (expression, *tail)).fetchall()
     else:
         skip = f"AND t.source NOT IN ({','.join('?' * len(exclude_sources))})" if exclude_sources else ""

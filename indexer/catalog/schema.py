@@ -107,6 +107,23 @@ video_frames = Table(
     Column("vector", LargeBinary, nullable=False),
 )
 
+# The words read in a picture (indexer.ocr), one row per picture once it has been read, text or not: a picture
+# without a row, or whose content changed since (content_hash), is still to be read. `body` is `text` as the
+# full-text index holds it (CJK characters spaced); the triggers in fts.py keep words_fts in step.
+picture_words = Table(
+    "picture_words",
+    metadata,
+    Column("media_id", Integer, ForeignKey("media.id", ondelete="CASCADE"), primary_key=True),
+    Column("content_hash", String),
+    Column("status", String, nullable=False, index=True),  # "text" | "none" | "failed"
+    Column("text", String, nullable=False, default=""),
+    Column("body", String, nullable=False, default=""),
+    Column("reason", String),  # failed: why
+    Column("engine", String, nullable=False),  # "tesseract 5.3.0 eng+chi_sim"
+    Column("seconds", Float, nullable=False),
+    Column("read_at", Float, nullable=False),
+)
+
 VECTOR_TABLES: dict[Collection, Table] = {"media": media_vectors, "texts": text_vectors}
 assert {name: table.name for name, table in VECTOR_TABLES.items()} == VECTOR_TABLE_NAMES
 
@@ -129,8 +146,17 @@ def add_videos(conn: Connection) -> None:
     video_frames.create(conn, checkfirst=True)
 
 
+def add_picture_words(conn: Connection) -> None:
+    """Schema 4: the words read in pictures, and their full-text table."""
+    from indexer.catalog.fts import create_words
+
+    picture_words.create(conn, checkfirst=True)
+    create_words(conn)
+
+
 # Migrations from version N to N+1, applied in order on open. Version 1 is the first schema.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: create_fts_tables,  # 2: full-text tables for lexical matching
     2: add_videos,  # 3: video segments and frames
+    3: add_picture_words,  # 4: words read in pictures (OCR)
 }

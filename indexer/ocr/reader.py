@@ -50,17 +50,15 @@ class PictureReader:
         self.plan = plan
         self._tesserocr = tesserocr
         # Sparse text: signs, labels and screenshots are scattered words more often than a page of prose.
-        self._api = tesserocr.PyTessBaseAPI(
-            path=plan.tessdata, lang=plan.languages, psm=tesserocr.PSM.SPARSE_TEXT
-        )
+        self._api = tesserocr.PyTessBaseAPI(path=plan.tessdata, lang=plan.languages, psm=tesserocr.PSM.SPARSE_TEXT)
 
     def read(self, image: Image.Image) -> ReadResult:
         start = time.monotonic()
         gray = image.convert("L")
         pixels = gray.width * gray.height
-        if pixels > self.plan.probe_pixels:
-            if not self._words(_scaled(gray, self.plan.probe_pixels), start):
-                return ReadResult("", 0, True, time.monotonic() - start)
+        probe = pixels > self.plan.probe_pixels
+        if probe and not self._words(_scaled(gray, self.plan.probe_pixels), start):
+            return ReadResult("", 0, True, time.monotonic() - start)
         words = self._words(_scaled(gray, self.plan.max_pixels), start)
         return ReadResult(text_of(words), len(words), False, time.monotonic() - start)
 
@@ -83,7 +81,10 @@ class PictureReader:
         for item in tesserocr.iterate_level(iterator, level):
             if item.IsAtBeginningOf(tesserocr.RIL.TEXTLINE):
                 line += 1
-            text = (item.GetUTF8Text(level) or "").strip()
+            try:
+                text = (item.GetUTF8Text(level) or "").strip()
+            except RuntimeError:  # tesserocr's way of saying an element holds no text (an empty page)
+                continue
             word = Word(text, float(item.Confidence(level)), line)
             if text and plausible(word, self.plan.min_confidence):
                 words.append(word)

@@ -12,25 +12,20 @@ capped (`memory_bytes`), so a video that would take all the machine's memory fai
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import socket
-import subprocess
 import sys
 from collections.abc import Generator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
+from core.child_process import Child, ChildFailed, limit_memory
 from indexer.video.probe import VideoDecodeError, VideoInfo, VideoLimits, VideoOverLimit, VideoTruncated, probe
 from indexer.video.sampling import FRAME_SIDE, SampledFrame, sample_frames
 
 log = logging.getLogger(__name__)
-STARTUP_SECONDS = 120.0  # for a child to start and import what it needs, apart from the stall timer
 
 
 @dataclass(frozen=True)
@@ -54,20 +49,19 @@ class IsolatedSampler:
     def __init__(self, plan: SamplingPlan, stall_seconds: float) -> None:
         self.plan = plan
         self.stall_seconds = stall_seconds
-        self._process: subprocess.Popen[bytes] | None = None
-        self._conn: Connection | None = None
+        self._child: Child | None = None
         self.started = 0  # children started: a test's way to see that a crash cost a restart
 
     def sample(self, path: str) -> Generator[VideoInfo | SampledFrame, None, None]:
         """The video's VideoInfo, then its sampled frames. Raises what sample_frames raises (VideoDecodeError and
         its kinds, FileNotFoundError, OSError), and DecoderCrashed when the child dies or stalls. Left before its
         end, the stream's child is stopped (it would go on sampling a video nobody reads)."""
-        conn = self._connection()
-        conn.send(path)
+        child = self._running_child()
+        child.conn.send(path)
         finished = False
         try:
             while True:
-                message = self._receive(conn, path)
+                message = self._receive(child)
                 kind = message[0]
                 if kind == "info":
                     yield message[1]
@@ -86,15 +80,14 @@ class IsolatedSampler:
 
     def abort(self) -> None:
         """Kill the child now, from any thread: the stream reading it ends with DecoderCrashed."""
-        process = self._process
-        if process is not None and process.poll() is None:
-            process.kill()
+        child = self._child
+        if child is not None:
+            child.kill()
 
     def close(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(OSError):
-                self._conn.send(None)  # the child's signal to leave
-        self._stop(wait=2.0)
+        child, self._child = self._child, None
+        if child is not None:
+            child.close()
 
     def __enter__(self) -> IsolatedSampler:
         return self
@@ -102,66 +95,34 @@ class IsolatedSampler:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def _connection(self) -> Connection:
-        if self._process is not None and self._process.poll() is None and self._conn is not None:
-            return self._conn
+    def _running_child(self) -> Child:
+        if self._child is not None and self._child.alive:
+            return self._child
         self._stop()
-        # A fresh interpreter, not multiprocessing: a fork would copy a parent that holds torch's threads, and
-        # multiprocessing's spawn runs the parent's __main__ again (a user's script, a benchmark) in the child.
-        mine, theirs = socket.socketpair()
-        package_root = str(Path(__file__).resolve().parents[2])
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
-        env["OMP_NUM_THREADS"] = "1"
-        process = subprocess.Popen(
-            [sys.executable, "-m", "indexer.video.isolated", str(theirs.fileno())],
-            pass_fds=[theirs.fileno()],
-            env=env,
-            stdin=subprocess.DEVNULL,
-        )
-        theirs.close()
-        conn = Connection(mine.detach())
-        conn.send(self.plan)
-        self._process, self._conn = process, conn
-        self.started += 1
-        # Starting an interpreter and importing PyAV takes a second or more on a busy machine: that is not a stall.
-        if not conn.poll(STARTUP_SECONDS) or conn.recv() != ("ready",):
-            self._stop()
-            raise DecoderCrashed(f"the video decoder process did not start within {STARTUP_SECONDS:g} s")
-        return conn
-
-    def _receive(self, conn: Connection, path: str) -> tuple[Any, ...]:
-        process = self._process
-        assert process is not None
-        if not conn.poll(self.stall_seconds):
-            self._stop()
-            raise DecoderCrashed(
-                f"the decoder stalled: nothing for {self.stall_seconds:g} s (XMODAL_VIDEO__STALL_SECONDS)"
-            )
         try:
-            message: tuple[Any, ...] = conn.recv()
-        except (EOFError, OSError):
-            try:
-                code: int | None = process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                code = None
-            self._stop()
-            how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-            raise DecoderCrashed(f"the decoder crashed on this video ({how})") from None
+            self._child = Child("indexer.video.isolated", self.plan)
+        except ChildFailed as exc:
+            raise DecoderCrashed(str(exc).replace("indexer.video.isolated", "video decoder")) from None
+        self.started += 1
+        return self._child
+
+    def _receive(self, child: Child) -> tuple[Any, ...]:
+        silent = f"the decoder stalled: nothing for {self.stall_seconds:g} s (XMODAL_VIDEO__STALL_SECONDS)"
+        try:
+            message: tuple[Any, ...] = child.receive(self.stall_seconds, silent)
+        except ChildFailed as exc:
+            self._child = None
+            reason = str(exc)
+            if reason.startswith("it crashed"):
+                reason = f"the decoder crashed on this video{reason.removeprefix('it crashed')}"
+            raise DecoderCrashed(reason) from None
         return message
 
-    def _stop(self, wait: float = 0.0) -> None:
-        """End the child (at once unless `wait`); the next video starts another."""
-        process, conn = self._process, self._conn
-        self._process = self._conn = None
-        if conn is not None:
-            conn.close()
-        if process is None:
-            return
-        try:
-            process.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+    def _stop(self) -> None:
+        """End the child at once; the next video starts another."""
+        child, self._child = self._child, None
+        if child is not None:
+            child.stop()
 
 
 def _error(message: tuple[Any, ...]) -> Exception:
@@ -181,10 +142,7 @@ def _serve(conn: Connection) -> None:
     """The child: take the plan, then sample each path it is sent until it is sent None or the parent goes away."""
     try:
         plan: SamplingPlan = conn.recv()
-        if plan.memory_bytes is not None:
-            import resource
-
-            resource.setrlimit(resource.RLIMIT_AS, (plan.memory_bytes, plan.memory_bytes))
+        limit_memory(plan.memory_bytes)
         conn.send(("ready",))
         while (path := conn.recv()) is not None:
             _sample_one(conn, path, plan)

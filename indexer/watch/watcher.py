@@ -25,6 +25,7 @@ from core.settings import Settings
 from indexer.encoder import Encoder
 from indexer.ingest import IndexReport, index_paths
 from indexer.library import Library
+from indexer.ocr.background import BackgroundOcr
 from indexer.scan import normalize_roots
 from indexer.watch.events import EventCollector
 from indexer.watch.options import WatchOptions
@@ -49,6 +50,7 @@ class Watcher:
         self._missing = MissingClock(options.grace, time.monotonic)
         self._retries = Retries(first_delay=max(options.debounce, 0.5))
         self._silent_emitters: set[Any] = set()
+        self.ocr = BackgroundOcr(library, settings)  # words in new pictures, read beside the watch
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -57,7 +59,10 @@ class Watcher:
         roots = normalize_roots(self.options.roots)  # a root that is not there at start is the user's to fix
         self.library.catalog.set_json("watch", self.options.to_json())
         self.observer = self._start_observer(roots)
+        reading_words = self.ocr.start()
         try:
+            if reading_words:
+                self.ocr.wake()  # pictures left unread by an earlier run
             self._index(roots, [], "full scan")
             self.ready.set()
             next_full_scan = self._next_full_scan()
@@ -73,6 +78,7 @@ class Watcher:
         finally:
             self.observer.stop()
             self.observer.join(timeout=5)
+            self.ocr.close()
             self.ready.set()
 
     def stop(self) -> None:
@@ -138,6 +144,8 @@ class Watcher:
             return
         self._retries.succeeded([*paths, *gone])
         self.reports.append(report)
+        if report.added or report.updated or report.duplicates:
+            self.ocr.wake()
         now = time.monotonic()
         self._rechecks.add(report.settling, now + self.options.settle_seconds)  # settled by then, unless rewritten
         for path in report.kept_missing:

@@ -1,5 +1,5 @@
-"""Lexical match: the query's words against file names, folders, camera and the texts that describe a
-picture (`hybrid`). Items the words find that the vector ranking missed join the candidates.
+"""Lexical match: the query's words against file names, folders, camera, the texts that describe a picture and
+the words read in it (`hybrid`). Items the words find that the vector ranking missed join the candidates.
 
 CLIP cannot read "IMG_2041" or the caption a person wrote; SQLite FTS5 (BM25) can. Words that most items
 share ("a", "photo", the library's own folder) are left out before matching: BM25 gives them no weight
@@ -22,7 +22,7 @@ from searcher.stages import RankRequest
 WORD = re.compile(r"\w+")
 MAX_WORDS = 32
 COMMON_SHARE = 0.5  # a word in more than this share of a table's documents ranks nothing
-TABLES: tuple[fts.Table, ...] = ("names", "texts")
+TABLES: tuple[fts.Table, ...] = ("names", "texts", "words")
 TEXTS_PER_PICTURE = 4  # many texts may describe one picture: read deeper into the texts table
 # Words that hold a sentence together but say nothing a file name would: "a cat" must find cat.jpg as
 # holding every word. Only when a query is nothing but these do they count.
@@ -93,14 +93,14 @@ def lexical_matches(catalog: Catalog, words: Words, limit: int, exclude_sources:
             if not useful:
                 continue
             depth = limit if table == "names" else limit * TEXTS_PER_PICTURE
-            for item, score in fts.match(conn, table, fts.any_of(useful), depth, exclude_sources):
+            for item, score in fts.match(conn, table, fts.any_of(useful, table), depth, exclude_sources):
                 scores[item] = max(scores.get(item, 0.0), score)
             if all(frequencies.get(word) for word in words.include):  # as deep as the match: all are judged
-                whole = fts.match(conn, table, fts.all_of(list(words.include)), depth, exclude_sources)
+                whole = fts.match(conn, table, fts.all_of(list(words.include), table), depth, exclude_sources)
                 complete.update(item for item, _ in whole)
         if words.exclude and scores:
-            negative = fts.any_of(words.exclude)
             for table in TABLES:
+                negative = fts.any_of(words.exclude, table)
                 excluded.update(item for item, _ in fts.match(conn, table, negative, None, exclude_sources))
     found = [item for item in scores if item not in excluded]
     searchable = catalog.ids_with_vectors("media", found)

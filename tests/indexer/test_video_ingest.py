@@ -192,14 +192,15 @@ def test_a_decoder_that_crashes_or_hangs_costs_that_video_only(scene_videos: Pat
         stream = sampler.sample(first)
         assert isinstance(next(stream), VideoInfo)
         next(stream)
-        assert sampler._process is not None
-        os.kill(sampler._process.pid, signal.SIGSEGV)
+        assert sampler._child is not None
+        os.kill(sampler._child.process.pid, signal.SIGSEGV)
         with pytest.raises(DecoderCrashed, match="crashed on this video \\(signal 11\\)"):
             list(stream)
         assert len(list(sampler.sample(second))) == 21  # its info and 20 frames, from a new child
         stream = sampler.sample(first)
         next(stream)
-        os.kill(sampler._process.pid, signal.SIGSTOP)
+        assert sampler._child is not None
+        os.kill(sampler._child.process.pid, signal.SIGSTOP)
         with pytest.raises(DecoderCrashed, match="stalled: nothing for 5 s"):
             list(stream)
         assert len(list(sampler.sample(second))) == 21
