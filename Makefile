@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 DEMO_LIBRARY ?= demo-library
 XMODAL := $(BIN)/xmodal
 
-.PHONY: install browser demo test lint bench clean
+.PHONY: install system browser demo test lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,18 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# Debian's chromium for the page's browser test (Playwright drives it; its own browser download cannot run here).
-browser:
-	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+# What the system must provide (Debian's packages; needs root): Tesseract's English and Simplified Chinese data for
+# reading words in pictures, fonts the OCR tests render words with, and chromium for the page's browser test
+# (Playwright drives it; its own browser download cannot run here).
+SYSTEM_PACKAGES := chromium tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim fonts-dejavu-core fonts-wqy-microhei
+system:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "== installing $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+browser: system
 
 demo: install
 	@echo "== index 30 held-out scenes (never seen in training) with the shipped demo model"

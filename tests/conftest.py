@@ -59,6 +59,9 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(key)
     monkeypatch.setenv("XMODAL_CONFIG", str(tmp_path / "no-config.toml"))
     monkeypatch.setenv("XMODAL_WORKERS", "2")
+    # Words in pictures are read only where a test asks (--ocr, tests/indexer/test_ocr.py): starting Tesseract
+    # workers for every index run would cost each of the other tests a second or more.
+    monkeypatch.setenv("XMODAL_OCR__ENABLED", "false")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
 
 

@@ -75,14 +75,18 @@ class OcrPool:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def _read_one(self, picture: Picture) -> WordsRead:
+    def _read_one(self, picture: Picture, attempts: int = 2) -> WordsRead:
+        """A worker that crashed reading a picture gets one more try with a fresh worker: it may have died before
+        the picture reached it (killed while idle, out of memory on the one before)."""
         try:
             child = self._child()
             child.conn.send(picture.path)
             limit = self.plan.read.timeout_seconds + DECODE_GRACE_SECONDS
             message = child.receive(limit, f"it took over {limit:g} s (XMODAL_OCR__TIMEOUT_SECONDS)")
-        except ChildFailed as exc:
+        except (ChildFailed, OSError) as exc:
             self._local.child = None
+            if attempts > 1 and not str(exc).startswith("it took over"):
+                return self._read_one(picture, attempts - 1)
             return WordsRead(picture, "failed", reason=f"the OCR worker failed on it: {exc}")
         except Exception as exc:  # never lose the run to one picture
             log.exception("OCR of %s failed", picture.path)

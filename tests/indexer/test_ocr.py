@@ -1,0 +1,228 @@
+"""Words in pictures: Tesseract reads them after the pictures are embedded, and a word search finds them.
+
+The pictures are rendered here, with words at sizes a person reads; nothing is faked: the words come back
+through Tesseract, the catalog and the lexical stage."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from core.settings import load_settings
+from indexer.catalog import picture_words
+from indexer.library import Library
+from indexer.ocr.pool import OcrPool, Picture
+from indexer.ocr.reader import ReadPlan
+from indexer.ocr.run import OcrPass, read_words, tesseract_for
+from indexer.ocr.tesseract import find_tesseract
+from indexer.ocr.worker import WorkerPlan
+from indexer.progress import ProgressReporter
+from tests.conftest import Cli, TinyModel, write_picture
+
+LANGUAGES = ("eng", "chi_sim")
+TESSERACT = find_tesseract(LANGUAGES)
+LATIN_FONT = next(iter(glob.glob("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")), None)
+CJK_FONT = next(iter(glob.glob("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")), None)
+READY = TESSERACT.available and TESSERACT.languages == LANGUAGES and LATIN_FONT and CJK_FONT
+if not READY and not os.environ.get("CI"):  # CI installs them (.ci/run: make system); there, a gap fails
+    pytest.skip("Tesseract's eng+chi_sim data or the fonts are missing: make system", allow_module_level=True)
+
+
+@pytest.fixture(autouse=True)
+def reading_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert READY, f"Tesseract or fonts missing: {TESSERACT.problem or 'fonts-dejavu-core, fonts-wqy-microhei'}"
+    monkeypatch.delenv("XMODAL_OCR__ENABLED")  # the suite's default is off; here the library's default holds
+
+
+def render(path: Path, lines: list[str], size: tuple[int, int] = (900, 500), height: int = 40) -> Path:
+    """Dark words on a light page, `height` pixels per line of text."""
+    image = Image.new("RGB", size, (250, 248, 240))
+    draw = ImageDraw.Draw(image)
+    for number, line in enumerate(lines):
+        cjk = any("\u4e00" <= ch <= "\u9fff" for ch in line)
+        font = ImageFont.truetype(CJK_FONT if cjk else LATIN_FONT, height)  # type: ignore[arg-type]
+        draw.text((40, 30 + number * int(height * 1.6)), line, font=font, fill=(20, 20, 30))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+    return path
+
+
+def library_folder(root: Path) -> Path:
+    render(root / "receipt.png", ["ACME Hardware", "INVOICE 2024-117", "Total 48.20"])
+    render(root / "slides" / "talk.jpg", ["Quarterly Zephyrine Review", "Revenue grew"])
+    render(root / "中文" / "发票.png", ["北京有限公司", "发票 金额"])
+    write_picture(root / "photo.jpg", 3)  # a picture with no words
+    return root
+
+
+def top(cli: Cli, query: str) -> dict[str, object]:
+    return cli.search_json(query, "-k", "3")[0]
+
+
+def test_a_word_search_finds_the_picture_that_shows_the_words(cli: Cli, tmp_path: Path) -> None:
+    folder = library_folder(tmp_path / "pictures")
+    report = cli.index(folder)
+    assert report["added"] == 4
+    assert report["ocr"]["read"] == 4 and report["ocr"]["with_text"] == 3 and report["ocr"]["failed"] == 0
+
+    receipt = top(cli, "invoice 2024 ACME")
+    assert receipt["path"] == str(folder / "receipt.png")
+    assert "ACME Hardware" in str(receipt["words"]) and "INVOICE" in str(receipt["words"])
+    assert receipt["stages"]["lexical_rank"] == 1  # type: ignore[index]
+    assert top(cli, "zephyrine")["path"] == str(folder / "slides" / "talk.jpg")
+    # Chinese has no spaces: a word inside a line of characters is found all the same.
+    chinese = top(cli, "有限公司")
+    assert chinese["path"] == str(folder / "中文" / "发票.png")
+    assert "北京有限公司" in str(chinese["words"])
+    assert top(cli, "发票")["path"] == str(folder / "中文" / "发票.png")
+    # A picture without words says none, and a search for words nobody wrote ranks no picture by its words.
+    photo = next(hit for hit in cli.search_json("zephyrine", "-k", "4") if hit["path"].endswith("photo.jpg"))
+    assert "words" not in photo
+    assert all("lexical" not in (hit.get("stages") or {}) for hit in cli.search_json("quetzalcoatl", "-k", "4"))
+
+    ocr = cli.stats()["ocr"]
+    assert (ocr["read"], ocr["with_text"], ocr["failed"], ocr["to_read"]) == (4, 3, 0, 0)
+    assert ocr["engine"].startswith("tesseract ") and ocr["engine"].endswith("eng+chi_sim")
+    assert "words" in cli("stats")
+
+
+def test_words_follow_the_picture_changes_and_moves_cost_nothing(cli: Cli, tmp_path: Path) -> None:
+    folder = library_folder(tmp_path / "pictures")
+    cli.index(folder)
+    assert cli.index(folder)["ocr"]["read"] == 0  # nothing new: nothing read again
+
+    (folder / "receipt.png").rename(folder / "slides" / "receipt-moved.png")
+    report = cli.index(folder)
+    assert report["moved"] == 1 and report["ocr"]["read"] == 0
+    assert top(cli, "ACME")["path"] == str(folder / "slides" / "receipt-moved.png")
+
+    time.sleep(0.01)
+    render(folder / "slides" / "talk.jpg", ["Annual Bellwether Summit"])  # the same file, new words
+    report = cli.index(folder)
+    assert report["updated"] == 1 and report["ocr"]["read"] == 1
+    assert top(cli, "bellwether")["path"] == str(folder / "slides" / "talk.jpg")
+    assert all("lexical" not in (hit.get("stages") or {}) for hit in cli.search_json("zephyrine", "-k", "4"))
+
+    shutil.copy(folder / "slides" / "talk.jpg", folder / "copy of talk.jpg")
+    assert cli.index(folder)["ocr"]["read"] == 1  # a copy is a picture of its own, with words of its own
+    (folder / "copy of talk.jpg").unlink()
+    cli.index(folder)
+    assert cli.stats()["ocr"]["with_text"] == 3
+
+
+def test_the_choice_is_the_librarys_and_a_stopped_pass_goes_on(cli: Cli, tmp_path: Path) -> None:
+    folder = library_folder(tmp_path / "pictures")
+    report = cli.index(folder, extra=("--no-ocr",))
+    assert report["ocr"]["read"] == 0 and "off for this library" in report["ocr"]["skipped"]
+    assert cli.index(folder)["ocr"]["skipped"]  # remembered: still off without the flag
+    assert cli.stats()["ocr"]["to_read"] == 4
+    assert "lexical" not in (top(cli, "zephyrine").get("stages") or {})
+
+    # `xmodal ocr` reads them; stopped after the first picture, the next pass reads only the rest.
+    settings = load_settings(library=cli.library, quiet=True)
+    with Library.open_writer(cli.library, "test") as lib:
+        go_on = iter([False, False])  # the pass asks before its first batch and before each picture: one picture
+        with OcrPass(lib, settings, tesseract_for(settings)) as ocr:
+            done = ocr.run(ProgressReporter(quiet=True), stop=lambda: next(go_on, True))
+        assert done.read == 1
+        assert picture_words.counts(lib.catalog)["to_read"] == 3
+    assert cli.json("ocr")["read"] == 3
+    assert top(cli, "zephyrine")["path"] == str(folder / "slides" / "talk.jpg")
+    assert cli.json("ocr", "--again")["read"] == 4
+
+
+def test_a_picture_that_cannot_be_read_costs_only_itself(tmp_path: Path) -> None:
+    """A worker that crashes (SIGSEGV in Tesseract), a reading over its time limit and a file gone since it was
+    planned each fail one picture, with the reason; the others are read."""
+    pages = [render(tmp_path / f"page{n}.png", [f"Page Number {n + 10}"]) for n in range(3)]
+    assert TESSERACT.tessdata is not None
+    plan = WorkerPlan(ReadPlan(TESSERACT.tessdata, "eng", timeout_seconds=30), 1 << 28, 10**8)
+    pictures = [Picture(n, str(path), None) for n, path in enumerate(pages)]
+    with OcrPool(plan, workers=1) as pool:
+        first = list(pool.read(pictures[:1]))
+        assert first[0].status == "text" and "Page Number 10" in first[0].text
+        child = pool._local.__dict__.get("child") or next(iter(pool._children))
+        os.kill(child.process.pid, signal.SIGSEGV)  # the idle worker dies; the next picture gets a new one
+        rest = {
+            result.picture.id: result
+            for result in pool.read([*pictures[1:], Picture(9, str(tmp_path / "gone.png"), None)])
+        }
+        assert rest[1].status == "text" and rest[2].status == "text"
+        assert rest[9].status == "failed" and "gone" in str(rest[9].reason)
+        assert pool.started == 2
+
+    slow = WorkerPlan(ReadPlan(TESSERACT.tessdata, "eng+chi_sim", timeout_seconds=0.001), 1 << 28, 10**8)
+    big = render(tmp_path / "dense.png", ["Many many words " * 6] * 12, size=(2000, 1500), height=28)
+    with OcrPool(slow, workers=1) as pool:
+        (result,) = pool.read([Picture(1, str(big), None)])
+    assert result.status == "failed" and "XMODAL_OCR__TIMEOUT_SECONDS" in str(result.reason)
+
+
+def test_a_large_photo_without_words_is_ruled_out_by_a_quick_look(tmp_path: Path) -> None:
+    """Above probe_pixels a picture is first read small; words big enough to see there send it to a full read."""
+    assert TESSERACT.tessdata is not None
+    plan = WorkerPlan(ReadPlan(TESSERACT.tessdata, "eng", probe_pixels=500_000), 1 << 28, 10**8)
+    photo = tmp_path / "photo.png"
+    write_picture(photo, 5)
+    Image.open(photo).resize((2400, 1800), Image.Resampling.BICUBIC).save(photo)
+    sign = render(tmp_path / "sign.png", ["GRAND HOTEL", "Reception"], size=(2400, 1800), height=120)
+    with OcrPool(plan, workers=1) as pool:
+        results = {
+            result.picture.id: result
+            for result in pool.read([Picture(1, str(photo), None), Picture(2, str(sign), None)])
+        }
+    assert results[1].status == "none" and results[1].probed_only
+    assert results[2].status == "text" and not results[2].probed_only and "GRAND HOTEL" in results[2].text
+
+
+def test_where_tesseract_lacks_the_languages_indexing_says_so_and_goes_on(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XMODAL_OCR__LANGUAGES", '["tlh"]')  # Klingon: no such data anywhere
+    folder = library_folder(tmp_path / "pictures")
+    report = cli.index(folder)
+    assert report["added"] == 4
+    assert "no Tesseract language data for tlh" in report["ocr"]["skipped"]
+    assert "apt-get install tesseract-ocr" in report["ocr"]["skipped"]
+    assert "not available here" in cli("stats")
+
+
+def test_the_watcher_reads_the_words_of_new_pictures(tmp_path: Path, tiny_model: TinyModel) -> None:
+    from indexer.watch import Watcher, WatchOptions
+
+    root = tmp_path / "watched"
+    root.mkdir()
+    settings = load_settings(
+        library=tmp_path / "library", model=str(tiny_model.config), pretrained=str(tiny_model.weights), quiet=True
+    )
+    with Library.open_writer(settings.library, "test watch") as lib:
+        watcher = Watcher(lib, lib.writer_encoder(settings), settings, WatchOptions([str(root)], debounce=0.3))
+        thread = threading.Thread(target=watcher.run, daemon=True)
+        thread.start()
+        try:
+            assert watcher.ready.wait(30)
+            render(root / "notice.png", ["Closed for Inventory"])
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not picture_words.counts(lib.catalog)["with_text"]:
+                time.sleep(0.2)
+            ids = [row[0] for row in lib.catalog._rows("SELECT id FROM media")]
+            assert picture_words.words_of(lib.catalog, ids) == {ids[0]: "Closed for Inventory"}
+        finally:
+            watcher.stop()
+            thread.join(60)
+    assert not thread.is_alive()
+
+
+def test_read_words_reports_nothing_to_do_on_a_library_read_whole(cli: Cli, tmp_path: Path) -> None:
+    cli.index(library_folder(tmp_path / "pictures"))
+    settings = load_settings(library=cli.library, quiet=True)
+    with Library.open_writer(cli.library, "test") as lib:
+        assert read_words(lib, settings).read == 0
