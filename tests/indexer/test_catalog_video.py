@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, create_engine
 
-from indexer.catalog import Catalog, MediaRecord
+from indexer.catalog import Catalog, MediaRecord, picture_words
 from indexer.catalog.fts import create as create_fts_tables
+from indexer.catalog.names import SCHEMA_VERSION
 from indexer.catalog.records import Segment
+from indexer.ocr.pool import Picture, WordsRead
 
 DIM = 4
 
@@ -105,7 +107,9 @@ def test_a_schema_2_library_migrates_and_keeps_its_pictures(tmp_path: Path) -> N
         )
     engine.dispose()
     catalog = Catalog(path, readonly=False)  # a writer migrates
-    assert catalog.get_meta("schema_version") == "3"
+    assert catalog.get_meta("schema_version") == str(SCHEMA_VERSION)  # through every migration since
+    picture_words.write(catalog, [WordsRead(Picture(1, "/photos/beach.jpg", None), "text", "Beach Bar")], "test")
+    assert picture_words.words_of(catalog, [1]) == {1: "Beach Bar"}  # schema 4: words read in pictures
     row = catalog.media_rows([1])[1]
     assert row.path == "/photos/beach.jpg" and row.parent_id is None and row.duration_s is None
     video_id, ids = catalog.write_video(video(), [], segments())
