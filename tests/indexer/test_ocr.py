@@ -226,3 +226,18 @@ def test_read_words_reports_nothing_to_do_on_a_library_read_whole(cli: Cli, tmp_
     settings = load_settings(library=cli.library, quiet=True)
     with Library.open_writer(cli.library, "test") as lib:
         assert read_words(lib, settings).read == 0
+
+
+def test_the_api_shows_the_words_in_hits_media_and_stats(cli: Cli, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.server import create_app
+
+    folder = library_folder(tmp_path / "pictures")
+    cli.index(folder)
+    with TestClient(create_app(load_settings(library=cli.library))) as client:
+        found = client.get("/api/search", params={"q": "invoice ACME", "k": 2}).json()["hits"][0]
+        assert found["name"] == "receipt.png" and "INVOICE 2024-117" in found["words"]
+        assert client.get(f"/api/media/{found['id']}").json()["words"] == found["words"]
+        ocr = client.get("/api/stats").json()["ocr"]
+        assert (ocr["with_text"], ocr["to_read"], ocr["problem"]) == (3, 0, None)
