@@ -9,6 +9,7 @@ larger than the probe is read once.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,13 +53,19 @@ class PictureReader:
         # Sparse text: signs, labels and screenshots are scattered words more often than a page of prose.
         self._api = tesserocr.PyTessBaseAPI(path=plan.tessdata, lang=plan.languages, psm=tesserocr.PSM.SPARSE_TEXT)
 
-    def read(self, image: Image.Image) -> ReadResult:
+    def read(
+        self, image: Image.Image, whole: Callable[[], Image.Image] | None = None, pixels: int | None = None
+    ) -> ReadResult:
+        """`image` may be a reduced decode (JPEG draft) of a picture of `pixels` pixels, which `whole` decodes in
+        full, only when the quick look found words."""
         start = time.monotonic()
         gray = image.convert("L")
-        pixels = gray.width * gray.height
-        probe = pixels > self.plan.probe_pixels
-        if probe and not self._words(_scaled(gray, self.plan.probe_pixels), start):
-            return ReadResult("", 0, True, time.monotonic() - start)
+        pixels = pixels or gray.width * gray.height
+        if pixels > self.plan.probe_pixels:
+            if not self._words(_scaled(gray, self.plan.probe_pixels), start):
+                return ReadResult("", 0, True, time.monotonic() - start)
+            if whole is not None:
+                gray = whole().convert("L")
         words = self._words(_scaled(gray, self.plan.max_pixels), start)
         return ReadResult(text_of(words), len(words), False, time.monotonic() - start)
 

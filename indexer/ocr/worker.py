@@ -6,6 +6,7 @@ Run as `python -m indexer.ocr.worker FD` by indexer.ocr.pool (see core.child_pro
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -17,6 +18,11 @@ from indexer.ocr.reader import OcrTimeout, PictureReader, ReadPlan
 
 log = logging.getLogger(__name__)
 FULL_SIZE = 1 << 16  # decode_image's target side: no reduced decoding, small words need every pixel
+
+
+def probe_side(probe_pixels: int) -> int:
+    """The short side a reduced decode must keep for the quick look to see `probe_pixels` even at 16:9."""
+    return math.isqrt(probe_pixels * 9 // 16)
 
 
 @dataclass(frozen=True)
@@ -35,8 +41,13 @@ def read_file(reader: PictureReader, path: str, plan: WorkerPlan) -> tuple[objec
             return ("failed", f"file is {size:,} bytes, over max_file_bytes ({plan.max_file_bytes:,})")
         with open(path, "rb") as handle:
             data = handle.read()
-        image, _ = decode_image(data, FULL_SIZE, plan.max_image_pixels)
-        result = reader.read(image)
+        # A JPEG is first decoded at reduced size (DCT scaling) for the quick look; in full only if it found words.
+        image, info = decode_image(data, probe_side(plan.read.probe_pixels), plan.max_image_pixels)
+        pixels = info.width * info.height
+        if image.width * image.height < pixels:
+            result = reader.read(image, lambda: decode_image(data, FULL_SIZE, plan.max_image_pixels)[0], pixels)
+        else:
+            result = reader.read(image)
         return ("ok", result.text, result.words, result.probed_only, result.seconds)
     except FileNotFoundError:
         return ("failed", "the file is gone")

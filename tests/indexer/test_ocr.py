@@ -173,7 +173,7 @@ def test_a_large_photo_without_words_is_ruled_out_by_a_quick_look(tmp_path: Path
     photo = tmp_path / "photo.png"
     write_picture(photo, 5)
     Image.open(photo).resize((2400, 1800), Image.Resampling.BICUBIC).save(photo)
-    sign = render(tmp_path / "sign.png", ["GRAND HOTEL", "Reception"], size=(2400, 1800), height=120)
+    sign = render(tmp_path / "sign.jpg", ["GRAND HOTEL", "Reception"], size=(2400, 1800), height=120)  # draft path
     with OcrPool(plan, workers=1) as pool:
         results = {
             result.picture.id: result
