@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from data.dng import dng_bytes, real_photo
 from indexer.decode import DecodeError, NotAnImageError, TooManyPixels, decode_image, probe_image
-from tests.indexer.raw_files import dng_bytes, real_photo
 
 LIMIT = 50_000_000
 

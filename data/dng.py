@@ -1,6 +1,6 @@
-"""Camera RAW files for tests, made from real photos at run time: DNGs written by pidng, with or without an
-embedded JPEG preview. The sensor data is the photo itself, mosaicked (RGGB) in linear light, so what LibRaw
-renders from it is that photo again."""
+"""Camera RAW files made from real photos, for tests and benchmarks: DNGs written by pidng (a dev dependency),
+with or without an embedded JPEG preview. The sensor data is the photo itself, mosaicked (RGGB) in linear light,
+so what LibRaw renders from it is that photo again."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from pidng.defs import CalibrationIlluminant, CFAPattern, DNGVersion, Photometri
 from pidng.dng import DNG, dngIFD, dngTag
 from PIL import Image
 
-from tests.conftest import FLICKR, REPO
+REPO = Path(__file__).resolve().parent.parent
+FLICKR = REPO.parent / "shared" / "data" / "flickr8k-dev"
 
 WHITE = 4095
 # XYZ → linear sRGB, as a DNG's ColorMatrix1: the camera "sees" in sRGB, so no colour cast comes out.
