@@ -78,7 +78,7 @@ def decode_raw(data: bytes, target_size: int, max_pixels: int, kind: str) -> tup
             image, preview_facts = found
         else:
             image, preview_facts = _half_size(raw), None
-        facts = _facts(data, preview_facts, raw)
+        facts = _facts(data, preview_facts, raw if found is None else None)
     width, height = shape.upright_size
     return image, ImageInfo(kind, width, height, facts.taken_at, facts.camera_make, facts.camera_model)
 
@@ -180,10 +180,11 @@ def _half_size(raw: rawpy.RawPy) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(rgb[..., :3]))
 
 
-def _facts(data: bytes, preview: ExifFacts | None, raw: rawpy.RawPy) -> ExifFacts:
-    """Date and camera: the RAW's own TIFF directory first, then the preview's EXIF, then LibRaw's timestamp."""
+def _facts(data: bytes, preview: ExifFacts | None, unpacked: rawpy.RawPy | None) -> ExifFacts:
+    """Date and camera: the RAW's own TIFF directory first, then the preview's EXIF, then LibRaw's timestamp where
+    the sensor data was unpacked anyway (rawpy unpacks it to hand the timestamp over: 80 ms on a 24 MP file)."""
     found = _tiff_facts(data)
-    for fallback in (preview, _libraw_facts(raw)):
+    for fallback in (preview, _libraw_facts(unpacked) if unpacked is not None else None):
         if fallback is None:
             continue
         taken = fallback.taken_at if fallback.taken_at and not fallback.taken_at.startswith(NO_DATE) else None
