@@ -12,6 +12,7 @@ from sqlalchemy import Column, Float, Integer, MetaData, String, Table, create_e
 
 from indexer.catalog import Catalog, MediaRecord
 from indexer.catalog.fts import create as create_fts_tables
+from indexer.catalog.names import SCHEMA_VERSION
 from indexer.catalog.records import Segment
 
 DIM = 4
@@ -105,7 +106,7 @@ def test_a_schema_2_library_migrates_and_keeps_its_pictures(tmp_path: Path) -> N
         )
     engine.dispose()
     catalog = Catalog(path, readonly=False)  # a writer migrates
-    assert catalog.get_meta("schema_version") == "3"
+    assert catalog.get_meta("schema_version") == str(SCHEMA_VERSION)
     row = catalog.media_rows([1])[1]
     assert row.path == "/photos/beach.jpg" and row.parent_id is None and row.duration_s is None
     video_id, ids = catalog.write_video(video(), [], segments())
