@@ -111,6 +111,10 @@ def report_line(report: IndexReport) -> str:
     ]
     if report.texts:
         parts.append(f"{report.texts} sidecar texts")
+    if report.companions:
+        parts.append(f"{report.companions} RAW files beside their JPEG")
+    if report.skipped:
+        parts.append(f"{report.skipped} skipped (xmodal stats says why)")
     if report.videos:
         parts.append(f"{report.videos} videos sampled into {report.frames} frames and {report.moments} moments")
     through = f" through {report.image_runtime}" if report.encoded else ""
@@ -147,7 +151,7 @@ def print_stats(console: Console, stats: dict[str, Any], as_json: bool) -> None:
     table = Table(show_header=False, show_edge=False, pad_edge=False)
     table.add_column(style="bold")
     table.add_column(overflow="fold")
-    for key in ("library", "model", "dim", "images", "videos", "moments", "failed", "texts", "text_sources"):
+    for key in ("library", "model", "dim", "images", "videos", "moments", "failed", "skipped", "texts", "text_sources"):
         table.add_row(key, str(stats.get(key, "")))
     table.add_row("disk_bytes", str(stats.get("disk_bytes", "")))
     encoded_by = stats.get("pictures_encoded_by") or []
@@ -181,6 +185,14 @@ def print_stats(console: Console, stats: dict[str, Any], as_json: bool) -> None:
         console.print(f"\n[bold]{len(partial)} videos were indexed only in part:[/bold]")
         for video in partial[:50]:
             console.print(f"  {video['path']}: {video['reason']}", markup=False, highlight=False)
+    skipped = stats.get("skipped_by_reason") or []
+    if skipped:
+        console.print(f"\n[bold]{stats['skipped']} files were not indexed:[/bold]")
+        for group in skipped:
+            shown = ", ".join(_shown_path(path) for path in group["examples"])
+            more = " …" if group["count"] > len(group["examples"]) else ""
+            line = f"  {group['count']} × {group['reason']}: {shown}{more}"
+            console.print(line, markup=False, highlight=False)
     if ocr and ocr.get("failures"):
         console.print(f"\n[bold]{ocr['failed']} pictures whose words could not be read:[/bold]")
         for failure in ocr["failures"]:

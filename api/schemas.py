@@ -53,6 +53,11 @@ class HitOut(BaseModel):
         description="image: a picture; video: a moment of a video (its best-ranked one); text: a caption or note."
     )
     path: str | None = Field(default=None, description="Image and video hits: the file on the server.")
+    companion: str | None = Field(
+        default=None,
+        description="Image hits: the photo's RAW file on the server, beside the JPEG or HEIC of the same name that "
+        "was indexed for it (RAW+JPEG: one photo, two files); null when there is none.",
+    )
     name: str | None = Field(default=None, description="Image and video hits: the file name.")
     width: int | None = None
     height: int | None = None
@@ -131,6 +136,9 @@ class SearchResponse(BaseModel):
 class MediaOut(BaseModel):
     id: int
     path: str = Field(description="The file on the server; for a moment of a video, the video's.")
+    companion: str | None = Field(
+        default=None, description="The photo's RAW file beside this JPEG or HEIC (RAW+JPEG: one photo), if any."
+    )
     name: str
     folder: str
     size: int = Field(description="File size in bytes.")
@@ -164,6 +172,7 @@ class MediaOut(BaseModel):
         return cls(
             id=row.id,
             path=video.path,
+            companion=row.companion_path,
             name=path.name,
             folder=str(path.parent),
             size=video.size,
@@ -197,6 +206,12 @@ class IndexOut(BaseModel):
 class FailureOut(BaseModel):
     path: str
     reason: str
+
+
+class SkippedOut(BaseModel):
+    reason: str = Field(description="Why these files are not indexed.")
+    count: int = Field(description="How many files the last scans found skipped for this reason.")
+    examples: list[str] = Field(description="The first few of them, by path.")
 
 
 class QueriesOut(BaseModel):
@@ -240,6 +255,12 @@ class StatsOut(BaseModel):
     failures: list[FailureOut]
     partial_videos: list[FailureOut] = Field(
         default_factory=list, description="Videos indexed up to where they broke off, and why."
+    )
+    skipped: int = Field(
+        default=0, description="Picture-looking files the scans left out (a .jxl, a .psd): not indexed, not failed."
+    )
+    skipped_by_reason: list[SkippedOut] = Field(
+        default_factory=list, description="The skipped files by reason, most first, with a few paths of each."
     )
     ocr: OcrOut | None = Field(default=None, description="Reading the words in pictures: how far it has come.")
 

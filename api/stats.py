@@ -141,6 +141,7 @@ def library_stats(library: Library, thumbnails: FolderSizes = thumbnail_sizes) -
     dim = int(catalog.get_meta("dim") or 0) or None
     indexes = {name: index_stats(library, name, dim) for name in COLLECTIONS} if spec is not None else {}
     thumbnail_bytes = thumbnails.size(library.path / THUMBNAILS)
+    skipped = catalog.skipped_by_reason()
     return {
         "library": str(library.path),
         "model": spec.describe() if spec else None,
@@ -158,5 +159,9 @@ def library_stats(library: Library, thumbnails: FolderSizes = thumbnail_sizes) -
         "queries": export_state(library.path, spec) if spec is not None else None,
         "failures": [{"path": path, "reason": reason} for path, reason in catalog.failures()],
         "partial_videos": [{"path": path, "reason": reason} for path, reason in catalog.partial_videos()],
+        "skipped": sum(count for _, count, _ in skipped),
+        "skipped_by_reason": [
+            {"reason": reason, "count": count, "examples": examples} for reason, count, examples in skipped
+        ],
         "ocr": ocr_stats(library),
     }

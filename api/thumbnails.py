@@ -65,7 +65,7 @@ class Thumbnails:
             return frame_at(item.path, item.frame_time, size)
         if item.path.stat().st_size > self.max_file_bytes:
             raise OSError(f"{item.name} is larger than the file size limit")
-        image, _ = decode_image(item.path.read_bytes(), size, self.max_pixels)
+        image, _ = decode_image(item.path.read_bytes(), size, self.max_pixels, item.name)
         return image
 
     @staticmethod

@@ -70,7 +70,7 @@ def run(arch: str, runtime: Runtime, images: Path, workers: int, batch: int, cac
         started = time.perf_counter()
         tensors = []
         for path in files:
-            image, _ = decode_image(path.read_bytes(), encoder.image_size, settings.max_image_pixels)
+            image, _ = decode_image(path.read_bytes(), encoder.image_size, settings.max_image_pixels, path.name)
             tensors.append(pictures.image_tensor(image))
         decode_rate = len(files) / (time.perf_counter() - started)
         pictures.encode_image_tensors(tensors[:batch])  # warm-up

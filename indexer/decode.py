@@ -2,16 +2,28 @@
 
 Every picture xmodal reads goes through `decode_image`, which enforces the caller's pixel limit from the
 header before anything is decoded; Pillow's own decompression-bomb limit is switched off for the process
-so that the limit that applies (and the one an error names) is always xmodal's.
+so that the limit that applies (and the one an error names) is always xmodal's. Camera RAW files, told apart
+by their name (a RAW is a TIFF to Pillow, which would read its small first thumbnail), go to indexer.raw.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
-from datetime import datetime
 
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, Jpeg2KImagePlugin, UnidentifiedImageError
+
+from indexer.image_info import (
+    QUARTER_TURNS,
+    DecodeError,
+    ImageInfo,
+    NotAnImageError,
+    TooManyPixels,
+    exif_facts,
+    exif_of,
+)
+from indexer.raw import decode_raw, probe_raw
+from indexer.selection import is_raw, suffix_of
 
 try:
     import pillow_heif
@@ -24,41 +36,27 @@ except ImportError:  # pragma: no cover - pillow-heif is a dependency; this keep
 ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is recorded as such, not half-indexed
 Image.MAX_IMAGE_PIXELS = None  # decode_image checks the caller's max_pixels instead (see above)
 
-ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF", "HEIF", "AVIF"})
-READABLE_FORMATS = "JPEG, PNG, WebP, GIF, BMP, TIFF or HEIC"  # as a person names them
+# Pillow's names: PPM covers the whole Netpbm family it reads (PBM, PGM, PPM, PNM).
+ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF", "HEIF", "AVIF", "JPEG2000", "PPM"})
+READABLE_FORMATS = "JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC, AVIF, JPEG 2000, PNM or camera RAW"  # as a person names them
+WIDE_GREY = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})  # 16-bit grey: PGM, PNG, TIFF
+JPEG2000_MAX_REDUCE = 5  # openjpeg's default 6 resolution levels allow halving 5 times
 
-_EXIF_IFD = 0x8769
-_ORIENTATION, _MAKE, _MODEL, _DATETIME = 0x0112, 0x010F, 0x0110, 0x0132
-_DATETIME_ORIGINAL = 0x9003
-
-
-class DecodeError(Exception):
-    """A file that cannot be indexed; the message is what `stats` shows."""
-
-
-class NotAnImageError(DecodeError):
-    """The bytes are no picture at all (as opposed to a picture that is damaged or too large)."""
-
-
-class TooManyPixels(DecodeError):
-    """A picture over the pixel limit the caller gave; the caller knows which setting that was (uploads are held
-    to max_upload_pixels, indexed files to max_image_pixels) and can say so."""
-
-    def __init__(self, width: int, height: int, limit: int) -> None:
-        super().__init__(f"image is {width}×{height} ({width * height:,} pixels), over the limit of {limit:,}")
-        self.width = width
-        self.height = height
-        self.limit = limit
+__all__ = [
+    "ACCEPTED_FORMATS",
+    "READABLE_FORMATS",
+    "DecodeError",
+    "ImageInfo",
+    "NotAnImageError",
+    "TooManyPixels",
+    "decode_image",
+    "probe_image",
+]
 
 
-@dataclass(frozen=True)
-class ImageInfo:
-    format: str
-    width: int  # as displayed, after EXIF orientation
-    height: int
-    taken_at: str | None
-    camera_make: str | None
-    camera_model: str | None
+def raw_format(name: str) -> str:
+    """What the catalog calls a RAW file's format: its kind as cameras name it (DNG, CR3, NEF)."""
+    return suffix_of(name).lstrip(".").upper()
 
 
 def _open(data: bytes, max_pixels: int) -> Image.Image:
@@ -81,22 +79,32 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
     return image
 
 
-def probe_image(data: bytes, max_pixels: int) -> None:
+def probe_image(data: bytes, max_pixels: int, name: str | None = None) -> None:
     """Refuse what decode_image would refuse from the header alone, in milliseconds: a query is checked before
-    any model is loaded for it."""
-    _open(data, max_pixels)
+    any model is loaded for it. `name`: the file's name, which tells a camera RAW apart."""
+    if name is not None and is_raw(name):
+        probe_raw(data, max_pixels)
+    else:
+        _open(data, max_pixels)
 
 
-def decode_image(data: bytes, target_size: int, max_pixels: int) -> tuple[Image.Image, ImageInfo]:
-    """Decode to RGB at no less than target_size on the short side, with orientation applied.
+def decode_image(
+    data: bytes, target_size: int, max_pixels: int, name: str | None = None
+) -> tuple[Image.Image, ImageInfo]:
+    """Decode to RGB at no less than target_size on the short side, with orientation applied. `name`: the file's
+    name, which tells a camera RAW apart (decoded from its embedded preview or at half size: indexer.raw).
 
     Raises NotAnImageError for bytes that are no picture, TooManyPixels for one over max_pixels (checked from
     the header, before decoding), and DecodeError for anything else that cannot be read."""
+    if name is not None and is_raw(name):
+        return decode_raw(data, target_size, max_pixels, raw_format(name))
     image = _open(data, max_pixels)
     try:
         info = _info(image)
         if image.format in ("JPEG", "MPO"):
             image.draft("RGB", (target_size, target_size))  # DCT scaling: decode 1/2, 1/4, 1/8 size
+        if isinstance(image, Jpeg2KImagePlugin.Jpeg2KImageFile):
+            image = _load_jpeg2000(image, data, target_size, max_pixels)
         image.load()
         image = ImageOps.exif_transpose(image) or image
         if image.mode != "RGB":
@@ -110,55 +118,52 @@ def decode_image(data: bytes, target_size: int, max_pixels: int) -> tuple[Image.
         raise DecodeError(f"corrupt or truncated image: {exc}") from None
 
 
+def _load_jpeg2000(image: Jpeg2KImagePlugin.Jpeg2KImageFile, data: bytes, target: int, max_pixels: int) -> Image.Image:
+    """JPEG 2000 holds its picture at halved resolutions too: decode the smallest still at least `target` on the
+    short side (a 12 MP picture for a 224-pixel model: a tenth of the time). A file made with fewer resolution
+    levels than asked refuses that, and is decoded whole."""
+    halvings = 0
+    while halvings < JPEG2000_MAX_REDUCE and min(image.size) >> (halvings + 1) >= target:
+        halvings += 1
+    if halvings == 0:
+        return image
+    image.reduce = halvings
+    try:
+        image.load()
+        return image
+    except OSError:
+        whole = _open(data, max_pixels)
+        whole.load()  # a damaged file fails here too, with the reason a whole decode gives
+        return whole
+
+
 def _to_rgb(image: Image.Image) -> Image.Image:
-    """Transparent pixels become white, not black: how a person sees a logo or a sticker."""
+    """Transparent pixels become white, not black: how a person sees a logo or a sticker. 16-bit grey is scaled to
+    8 bits (Pillow's convert would clip every value over 255 to white)."""
     if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
+    if image.mode in WIDE_GREY:
+        grey = np.asarray(image, dtype=np.float32) / 257.0
+        return Image.fromarray(np.clip(grey, 0, 255).round().astype(np.uint8)).convert("RGB")
+    if image.mode == "F":  # a float map (PFM): 0..1 is black..white
+        grey = np.asarray(image, dtype=np.float32) * 255.0
+        return Image.fromarray(np.clip(np.nan_to_num(grey), 0, 255).round().astype(np.uint8)).convert("RGB")
     return image.convert("RGB")
 
 
 def _info(image: Image.Image) -> ImageInfo:
-    try:
-        exif = image.getexif()
-    except Exception:  # hostile EXIF must not cost us the picture
-        exif = Image.Exif()
+    facts = exif_facts(exif_of(image))
     width, height = image.size
-    if exif.get(_ORIENTATION) in (5, 6, 7, 8):
+    if facts.orientation in QUARTER_TURNS:
         width, height = height, width
-    try:
-        sub = exif.get_ifd(_EXIF_IFD)
-    except Exception:
-        sub = {}
-    taken = _exif_date(sub.get(_DATETIME_ORIGINAL) or exif.get(_DATETIME))
     return ImageInfo(
         format=str(image.format),
         width=width,
         height=height,
-        taken_at=taken,
-        camera_make=_exif_text(exif.get(_MAKE)),
-        camera_model=_exif_text(exif.get(_MODEL)),
+        taken_at=facts.taken_at,
+        camera_make=facts.camera_make,
+        camera_model=facts.camera_model,
     )
-
-
-def _exif_text(value: object) -> str | None:
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", errors="replace")
-    if not isinstance(value, str):
-        return None
-    value = value.replace("\x00", "").strip()
-    return value[:200] or None
-
-
-def _exif_date(value: object) -> str | None:
-    text = _exif_text(value)
-    if not text:
-        return None
-    for fmt in ("%Y:%m:%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y:%m:%d"):
-        try:
-            return datetime.strptime(text[:19], fmt).isoformat()
-        except ValueError:
-            continue
-    return None

@@ -30,6 +30,7 @@ class Hit:
     cosine: float  # cosine similarity to the query, exact (rescored from the stored vector)
     kind: str  # "image" | "video" (a moment of one) | "text"
     path: str | None = None  # image and video hits: the file
+    companion: str | None = None  # image hits: the photo's RAW file beside its JPEG/HEIC (indexer.pairs)
     text: str | None = None  # text hits: the text
     source: str | None = None  # text hits: the file it came from
     media_id: int | None = None  # text hits: the image it describes, when known
@@ -72,6 +73,7 @@ def hits(catalog: Catalog, collection: Collection, page: Candidates, offset: int
                 **_ranked(page, position, offset),
                 kind="image",
                 path=row.path,
+                companion=row.companion_path,
                 width=row.width,
                 height=row.height,
                 taken_at=row.taken_at,

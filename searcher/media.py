@@ -14,6 +14,7 @@ from pathlib import Path
 
 from core.errors import NotFound
 from indexer.catalog import Catalog, MediaRow, picture_words
+from indexer.selection import RAW_EXTENSIONS
 
 # Pillow's format names → the Content-Type to serve the original file with.
 CONTENT_TYPES = {
@@ -26,7 +27,12 @@ CONTENT_TYPES = {
     "TIFF": "image/tiff",
     "HEIF": "image/heif",
     "AVIF": "image/avif",
+    "JPEG2000": "image/jp2",
+    "PPM": "image/x-portable-anymap",
+    "DNG": "image/x-adobe-dng",
 }
+# Other camera RAW formats (indexer.selection.RAW_EXTENSIONS, named by their extension: CR3, NEF): LibRaw's kind.
+RAW_CONTENT_TYPE = "image/x-dcraw"
 # A video's Content-Type from its name (indexer.selection.VIDEO_EXTENSIONS): what a browser's <video> checks.
 VIDEO_CONTENT_TYPES = {
     ".mp4": "video/mp4",
@@ -52,6 +58,15 @@ def unknown(media_id: int) -> NotFound:
 def gone(media_id: int, label: str | None = None) -> NotFound:
     """The catalog still lists the file, but it has left the disk since it was indexed."""
     return NotFound(f"{label or f'image {media_id}'} is no longer on disk", GONE_HINT)
+
+
+def picture_content_type(format_name: str | None) -> str:
+    """The Content-Type of a picture's original, from the format the catalog recorded for it."""
+    if format_name in CONTENT_TYPES:
+        return CONTENT_TYPES[format_name]
+    if format_name and f".{format_name.lower()}" in RAW_EXTENSIONS:
+        return RAW_CONTENT_TYPE
+    return UNKNOWN_CONTENT_TYPE
 
 
 def video_content_type(path: Path) -> str:
@@ -121,7 +136,7 @@ class MediaService:
             return MediaFile(
                 id=row.id,
                 path=Path(row.path),
-                content_type=CONTENT_TYPES.get(row.format or "", UNKNOWN_CONTENT_TYPE),
+                content_type=picture_content_type(row.format),
                 content_hash=row.content_hash,
             )
         video = self.video_of(row)

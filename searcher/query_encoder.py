@@ -94,8 +94,8 @@ class QueryEncoder:
         assert query.image is not None
         limit = query.max_pixels or self.max_image_pixels
         try:
-            probe_image(query.image, limit)
-            return decode_image(query.image, self._encoder().image_size, limit)[0]
+            probe_image(query.image, limit, query.image_name)
+            return decode_image(query.image, self._encoder().image_size, limit, query.image_name)[0]
         except NotAnImageError as exc:
             raise NotAnImage(f"{query.image_name}: {exc}", f"query with a picture: {READABLE_FORMATS}") from exc
         except TooManyPixels as exc:

@@ -102,7 +102,7 @@ class Reranker:
 
                 return frame_at(path, frame_time, max(self.encoder.image_size * 2, 448))
             data = Path(path).read_bytes()
-            return decode_image(data, self.encoder.image_size, self.max_pixels)[0]
+            return decode_image(data, self.encoder.image_size, self.max_pixels, path)[0]
         except (OSError, DecodeError) as exc:
             log.info("rerank skips %s: %s", path, exc)
             return None

@@ -129,7 +129,7 @@ class Trainer:
         size = int(size[0] if isinstance(size, (tuple, list)) else size)
         for path in paths:
             try:
-                image, _ = decode_image(Path(path).read_bytes(), size, self.config.max_image_pixels)
+                image, _ = decode_image(Path(path).read_bytes(), size, self.config.max_image_pixels, path)
             except (OSError, DecodeError) as exc:
                 raise InputError(f"cannot use training image {path}: {exc}") from exc
             tensors.append(self.preprocess(image))

@@ -288,6 +288,7 @@ async function show(hit) {
     }
     addRow("Size", media.width && media.height ? `${media.width} × ${media.height}` : null);
     addRow("File", `${media.format || "?"}, ${(media.size / 1024).toFixed(0)} KiB`);
+    addRow("RAW", media.companion ? media.companion.split("/").pop() : null); // RAW+JPEG: the camera's RAW beside it
     addRow("Taken", media.taken_at);
     addRow("Camera", [media.camera_make, media.camera_model].filter(Boolean).join(" ") || null);
     addRow("Words in it", media.words);

@@ -433,6 +433,64 @@ class Catalog:
         rows = self._rows("SELECT path, error FROM media WHERE status = 'failed' AND parent_id IS NULL ORDER BY path")
         return [(path, error or "") for path, error in rows]
 
+    # -- companions (RAW+JPEG) and skipped files -----------------------------------------------
+
+    def sync_companions(self, scopes: Sequence[str], pairs: dict[str, str]) -> None:
+        """Make the companion RAW of every photo under `scopes` (files and folders a run covered) what the run
+        found: `pairs` maps a JPEG/HEIC path to its RAW, and photos under the scopes not in it have none. Only rows
+        that change are written, so a run that found nothing new writes nothing."""
+        from sqlalchemy import bindparam, select, update
+
+        from indexer.catalog.schema import media
+
+        with self.engine.begin() as conn:
+            current: dict[str, str] = {}
+            for scope in scopes:
+                near = _in_scope(media.c.path, scope) | _in_scope(media.c.companion_path, scope)
+                stmt = select(media.c.path, media.c.companion_path).where(
+                    media.c.companion_path.is_not(None) & media.c.parent_id.is_(None) & near
+                )
+                current.update((row.path, row.companion_path) for row in conn.execute(stmt))
+            changes = [{"at": path, "raw": None} for path in current if path not in pairs]
+            changes += [{"at": path, "raw": raw} for path, raw in pairs.items() if current.get(path) != raw]
+            if changes:
+                change = update(media).where((media.c.path == bindparam("at")) & media.c.parent_id.is_(None))
+                conn.execute(change.values(companion_path=bindparam("raw")), changes)
+
+    def sync_skipped(self, scopes: Sequence[str], found: Sequence[tuple[str, int, int, str]]) -> None:
+        """Replace the skipped files recorded under `scopes` with those a run found there (path, size, mtime_ns,
+        reason)."""
+        from sqlalchemy import delete, insert
+
+        from indexer.catalog.schema import skipped_files
+
+        with self.engine.begin() as conn:
+            for scope in scopes:
+                conn.execute(delete(skipped_files).where(_in_scope(skipped_files.c.path, scope)))
+            rows = [{"path": p, "size": size, "mtime_ns": mtime, "reason": why} for p, size, mtime, why in found]
+            for chunk in chunks(rows, 500):
+                conn.execute(insert(skipped_files).prefix_with("OR REPLACE"), list(chunk))
+
+    def skipped_by_reason(self, examples: int = 3) -> list[tuple[str, int, list[str]]]:
+        """(reason, how many files, the first few of their paths), most files first."""
+        with self.connection() as conn:
+            counts = conn.execute(
+                "SELECT reason, count(*) FROM skipped_files GROUP BY reason ORDER BY count(*) DESC, reason"
+            ).fetchall()
+            return [
+                (
+                    reason,
+                    int(count),
+                    [
+                        row[0]
+                        for row in conn.execute(
+                            "SELECT path FROM skipped_files WHERE reason = ? ORDER BY path LIMIT ?", (reason, examples)
+                        )
+                    ],
+                )
+                for reason, count in counts
+            ]
+
     # -- texts --------------------------------------------------------------------------------
 
     def text_source(self, path: str) -> tuple[int, int] | None:
@@ -603,6 +661,11 @@ class Catalog:
             "segments": int(segments),  # the videos' moments
             **{table: int(count) for table, count in zip(tables, row, strict=True)},
         }
+
+
+def _in_scope(column: Any, scope: str) -> Any:
+    """A path column at `scope` (a file) or under it (a folder)."""
+    return (column == scope) | path_under(column, scope)
 
 
 def _marks(values: Sequence[Any]) -> str:

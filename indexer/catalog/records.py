@@ -74,6 +74,7 @@ class MediaRow:
     end_s: float | None = None
     frame_s: float | None = None
     duration_s: float | None = None
+    companion_path: str | None = None  # a photo's RAW file beside it (RAW+JPEG): indexed from the JPEG
 
     @classmethod
     def of(cls, mapping: Any) -> MediaRow:

@@ -56,6 +56,8 @@ media = Table(
     Column("end_s", Float),
     Column("frame_s", Float),
     Column("duration_s", Float),
+    # The RAW file beside a JPEG/HEIC of the same name: one photo, indexed from the JPEG (indexer.pairs).
+    Column("companion_path", String, index=True),
     sqlite_autoincrement=True,  # ids are FAISS ids: never reuse one
 )
 
@@ -107,6 +109,17 @@ video_frames = Table(
     Column("vector", LargeBinary, nullable=False),
 )
 
+# Picture-looking files a scan found and left out, and why (indexer.unindexed): not media, no ids in any index.
+# Each run replaces the rows under the paths it scanned.
+skipped_files = Table(
+    "skipped_files",
+    metadata,
+    Column("path", String, primary_key=True),
+    Column("size", Integer, nullable=False),
+    Column("mtime_ns", Integer, nullable=False),
+    Column("reason", String, nullable=False),
+)
+
 # The words read in a picture (indexer.ocr), one row per picture once it has been read, text or not: a picture
 # without a row, or whose content changed since (content_hash), is still to be read. `body` is `text` as the
 # full-text index holds it (CJK characters spaced); the triggers in fts.py keep words_fts in step.
@@ -146,8 +159,17 @@ def add_videos(conn: Connection) -> None:
     video_frames.create(conn, checkfirst=True)
 
 
+def add_companions_and_skipped(conn: Connection) -> None:
+    """Schema 4: a photo's companion RAW file (a column added in place) and the files scans skip (a table)."""
+    have = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(media)")}
+    if "companion_path" not in have:
+        conn.exec_driver_sql("ALTER TABLE media ADD COLUMN companion_path VARCHAR")
+    conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_media_companion_path ON media (companion_path)")
+    skipped_files.create(conn, checkfirst=True)
+
+
 def add_picture_words(conn: Connection) -> None:
-    """Schema 4: the words read in pictures, and their full-text table."""
+    """Schema 5: the words read in pictures, and their full-text table."""
     from indexer.catalog.fts import create_words
 
     picture_words.create(conn, checkfirst=True)
@@ -158,5 +180,6 @@ def add_picture_words(conn: Connection) -> None:
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: create_fts_tables,  # 2: full-text tables for lexical matching
     2: add_videos,  # 3: video segments and frames
-    3: add_picture_words,  # 4: words read in pictures (OCR)
+    3: add_companions_and_skipped,  # 4: RAW+JPEG pairs, skipped files
+    4: add_picture_words,  # 5: words read in pictures (OCR)
 }

@@ -2,7 +2,8 @@
 
 Incremental by size and mtime: a file the catalog knows with the same size and mtime is not read again.
 A row whose file is no longer where the catalog says is "missing": a move if its content shows up at
-another path during the run, a removal otherwise.
+another path during the run, a removal otherwise. A RAW indexed on its own that now has a JPEG beside it is
+"absorbed": the pair is one photo, indexed from the JPEG, so the RAW's row leaves.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexer.catalog import Catalog, KnownFile
-from indexer.scan import FoundFile, ScanResult
+from indexer.scan import FoundFile, ScanResult, SkippedFile
+from indexer.selection import is_inside
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,9 @@ class Plan:
     todo: list[PlannedFile]
     missing: MissingRows
     sidecars: dict[str, FoundFile]  # image path -> its caption file
+    companions: dict[str, FoundFile] = field(default_factory=dict)  # JPEG/HEIC path -> its RAW (indexer.pairs)
+    skipped: list[SkippedFile] = field(default_factory=list)  # not indexed, and why (indexer.unindexed)
+    absorbed: list[KnownFile] = field(default_factory=list)  # rows of RAW files now riding along with a JPEG
     unchanged: int = 0
     settling: list[str] = field(default_factory=list)  # modified too recently: left for a later run
     known_hashes: set[str] = field(default_factory=set)  # content that has a vector already: no decoding needed
@@ -85,9 +90,12 @@ def plan_run(
     catalog: Catalog, found: ScanResult, roots: list[str], gone: list[str], settle_seconds: float, now: float
 ) -> Plan:
     """Compare a scan with the catalog. A file modified less than `settle_seconds` ago (before or after `now`) is
-    still being written: it is neither read nor counted missing, only listed as settling."""
-    known = catalog.known_files([*roots, *gone])
-    plan = Plan(roots, gone, [], MissingRows(), found.sidecars)
+    still being written: it is neither read nor counted missing, only listed as settling. A skipped file keeps
+    whatever the catalog holds for it (a video, while videos are switched off)."""
+    raws = {raw.path: rendering for rendering, raw in found.companions.items()}
+    beyond = [path for path in raws if not any(is_inside(path, scope) for scope in [*roots, *gone])]
+    known = catalog.known_files([*roots, *gone, *beyond])
+    plan = Plan(roots, gone, [], MissingRows(), found.sidecars, found.companions, found.skipped)
     for file in found.media:
         row = known.get(file.path)
         if row is not None and row.size == file.size and row.mtime_ns == file.mtime_ns:
@@ -96,9 +104,15 @@ def plan_run(
             plan.settling.append(file.path)
         else:
             plan.todo.append(PlannedFile(file, row))
-    present = {file.path for file in found.media}
+    present = {file.path for file in found.media} | {file.path for file in found.skipped}
+    settling = set(plan.settling)
     for path, row in known.items():
-        if path not in present:
+        if path in present:
+            continue
+        if path in raws:  # its JPEG stands for the photo now; kept until a JPEG still being written is read
+            if raws[path] not in settling:
+                plan.absorbed.append(row)
+        else:
             plan.missing.add(row)
     plan.known_hashes = catalog.ok_hashes()
     return plan

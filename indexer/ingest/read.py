@@ -113,7 +113,7 @@ class FileReader:
             digest = content_hash(data)
             if reuse_known and digest in self.known_hashes:
                 return KnownContent(item, digest, time.perf_counter() - started)
-            image, info = decode_image(data, self.image_size, self.limits.max_image_pixels)
+            image, info = decode_image(data, self.image_size, self.limits.max_image_pixels, file.path)
             return Decoded(item, digest, self.to_tensor(image), info, time.perf_counter() - started)
         except FileNotFoundError:
             return Vanished(item, time.perf_counter() - started)

@@ -52,6 +52,8 @@ class IndexReport:
     removed: int = 0
     failed: int = 0
     texts: int = 0
+    companions: int = 0  # RAW files found beside their JPEG or HEIC: one photo each, indexed from the JPEG
+    skipped: int = 0  # picture-looking files not indexed (`xmodal stats` says why)
     videos: int = 0  # of the added and updated: videos, sampled into `frames` frames and `moments` moments
     frames: int = 0
     moments: int = 0

@@ -43,8 +43,9 @@ from indexer.ingest.videos import MomentRule, PendingVideo
 from indexer.ingest.write import LibraryWriter
 from indexer.library import Library
 from indexer.progress import ProgressReporter
-from indexer.scan import scan
+from indexer.scan import SkippedFile, scan
 from indexer.selection import file_kind
+from indexer.unindexed import VIDEOS_OFF
 from indexer.video.isolated import IsolatedSampler, SamplingPlan
 from indexer.video.probe import VideoDecodeError, VideoLimits, VideoOverLimit, VideoTruncated
 
@@ -112,6 +113,7 @@ class IndexRun:
             self._read_all(plan, reader, matcher, progress)
             self._flush()
             self._remove_missing(plan)
+            self._record_pairs_and_skipped(plan)
             with self.times.measure("sidecars"):
                 self.report.texts = sync_sidecars(
                     self.catalog, self.encoder.encode_texts, [*plan.roots, *plan.gone], plan.sidecars
@@ -136,11 +138,15 @@ class IndexRun:
         roots, gone_paths, vanished = split_existing(paths, gone)
         with self.times.measure("scan"):
             found = scan(roots, exclude=str(self.library.path))
+        if not self.settings.video.enabled:
+            videos = [file for file in found.media if file_kind(file.path) == "video"]
+            found.media = [file for file in found.media if file_kind(file.path) != "video"]
+            found.skipped += [SkippedFile(file.path, file.size, file.mtime_ns, VIDEOS_OFF) for file in videos]
         with self.times.measure("plan"):
             plan = plan_run(self.catalog, found, roots, gone_paths, self.settle_seconds, time.time())
-        if not self.settings.video.enabled:
-            found.media = [file for file in found.media if file_kind(file.path) != "video"]
         self.report.scanned = len(found.media)
+        self.report.companions = len(found.companions)
+        self.report.skipped = len(found.skipped)
         self.report.unreadable_dirs = found.unreadable_dirs
         self.report.unchanged = plan.unchanged
         self.report.settling = plan.settling
@@ -350,11 +356,20 @@ class IndexRun:
         keep = self.keep_missing or (lambda _path: False)
         kept = [row for row in plan.missing.movable() if keep(row.path)]
         kept_ids = {row.id for row in kept}
-        removed = [row.id for row in [*plan.missing.movable(), *plan.missing.unmovable()] if row.id not in kept_ids]
+        leaving = [*plan.missing.movable(), *plan.missing.unmovable(), *plan.absorbed]
+        removed = [row.id for row in leaving if row.id not in kept_ids]
         with self.times.measure("write"):
             self.writer.remove(removed)
         self.report.removed = len(removed)
         self.report.kept_missing = [row.path for row in kept]
+
+    def _record_pairs_and_skipped(self, plan: Plan) -> None:
+        """Which photos have a companion RAW, and which files were skipped and why, as found under the run's
+        paths (indexer.pairs, indexer.unindexed): rows only, nothing to encode."""
+        scopes = [*plan.roots, *plan.gone]
+        with self.times.measure("write"):
+            self.catalog.sync_companions(scopes, {path: raw.path for path, raw in plan.companions.items()})
+            self.catalog.sync_skipped(scopes, [(f.path, f.size, f.mtime_ns, f.reason) for f in plan.skipped])
 
 
 def index_paths(

@@ -42,10 +42,12 @@ def read_file(reader: PictureReader, path: str, plan: WorkerPlan) -> tuple[objec
         with open(path, "rb") as handle:
             data = handle.read()
         # A JPEG is first decoded at reduced size (DCT scaling) for the quick look; in full only if it found words.
-        image, info = decode_image(data, probe_side(plan.read.probe_pixels), plan.max_image_pixels)
+        name = os.path.basename(path)  # a camera RAW is told apart by its name
+        image, info = decode_image(data, probe_side(plan.read.probe_pixels), plan.max_image_pixels, name)
         pixels = info.width * info.height
         if image.width * image.height < pixels:
-            result = reader.read(image, lambda: decode_image(data, FULL_SIZE, plan.max_image_pixels)[0], pixels)
+            whole = lambda: decode_image(data, FULL_SIZE, plan.max_image_pixels, name)[0]  # noqa: E731
+            result = reader.read(image, whole, pixels)
         else:
             result = reader.read(image)
         return ("ok", result.text, result.words, result.probed_only, result.seconds)

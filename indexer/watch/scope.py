@@ -6,14 +6,16 @@ import os
 from collections import defaultdict
 from collections.abc import Iterable
 
+from indexer.pairs import pair_siblings
 from indexer.selection import MEDIA_KINDS, file_kind
 
 COLLAPSE_TO_FOLDER = 20  # this many changed entries in one folder: rescan the folder instead
 
 
 def rescan_scope(paths: Iterable[str]) -> list[str]:
-    """A caption brings its picture (the pair is indexed together), a busy folder is rescanned whole, and a
-    path inside another path of the scope is covered by it."""
+    """A caption brings its picture (the pair is indexed together), a RAW or JPEG brings the other file of its
+    RAW+JPEG pair (one photo: a JPEG that leaves lets its RAW be indexed alone), a busy folder is rescanned whole,
+    and a path inside another path of the scope is covered by it."""
     scope: set[str] = set()
     for path in paths:
         if file_kind(path) == "caption":
@@ -23,6 +25,7 @@ def rescan_scope(paths: Iterable[str]) -> list[str]:
                 scope.add(path)  # a deleted caption: its text source goes
         else:
             scope.add(path)
+            scope.update(pair_siblings(path))
     by_folder: dict[str, list[str]] = defaultdict(list)
     for path in scope:
         by_folder[os.path.dirname(path)].append(path)

@@ -109,7 +109,7 @@ def test_a_schema_2_library_migrates_and_keeps_its_pictures(tmp_path: Path) -> N
     catalog = Catalog(path, readonly=False)  # a writer migrates
     assert catalog.get_meta("schema_version") == str(SCHEMA_VERSION)  # through every migration since
     picture_words.write(catalog, [WordsRead(Picture(1, "/photos/beach.jpg", None), "text", "Beach Bar")], "test")
-    assert picture_words.words_of(catalog, [1]) == {1: "Beach Bar"}  # schema 4: words read in pictures
+    assert picture_words.words_of(catalog, [1]) == {1: "Beach Bar"}  # schema 5: words read in pictures
     row = catalog.media_rows([1])[1]
     assert row.path == "/photos/beach.jpg" and row.parent_id is None and row.duration_s is None
     video_id, ids = catalog.write_video(video(), [], segments())

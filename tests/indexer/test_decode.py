@@ -6,6 +6,7 @@ import io
 import struct
 import zlib
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -21,12 +22,46 @@ def encoded(fmt: str, image: Image.Image | None = None, **save: object) -> bytes
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "HEIF"])
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "HEIF", "AVIF", "JPEG2000", "PPM"])
 def test_every_supported_format_decodes_to_rgb(fmt: str) -> None:
     image, info = decode_image(encoded(fmt), 64, LIMIT)
     assert image.mode == "RGB"
     assert (info.width, info.height) == (120, 80)
     assert info.format == fmt
+
+
+@pytest.mark.parametrize(("mode", "magic"), [("1", b"P4"), ("L", b"P5"), ("RGB", b"P6")])
+def test_the_netpbm_family_shows_the_picture(mode: str, magic: bytes) -> None:
+    """PBM, PGM and PPM, as Pillow writes them: the decoded picture is the one written (in grey for PGM)."""
+    source = picture(4, (120, 80))
+    data = encoded("PPM", source.convert(mode))
+    assert data.startswith(magic)
+    image, info = decode_image(data, 64, LIMIT)
+    assert (image.mode, image.size, info.format) == ("RGB", (120, 80), "PPM")
+    expected = np.asarray(source.convert(mode).convert("RGB"), dtype=np.float32)
+    assert np.abs(np.asarray(image, dtype=np.float32) - expected).mean() < 1
+
+
+def test_a_16_bit_pgm_is_scaled_not_clipped_to_white() -> None:
+    levels = np.array([[0, 16384, 32768, 65535]], dtype=">u2")
+    data = b"P5\n4 1\n65535\n" + levels.tobytes()
+    image, _ = decode_image(data, 1, LIMIT)
+    assert [pixel[0] for pixel in np.asarray(image)[0]] == [0, 64, 128, 255]
+
+
+def test_a_large_jpeg_2000_is_decoded_at_a_reduced_resolution_but_not_below_target() -> None:
+    data = encoded("JPEG2000", picture(5, (1600, 1200)))
+    image, info = decode_image(data, 224, LIMIT)
+    assert (info.width, info.height) == (1600, 1200)  # the catalog keeps the real size
+    assert image.size == (400, 300)  # halved twice: the smallest level still at least 224 on the short side
+    whole, _ = decode_image(data, 1200, LIMIT)
+    assert whole.size == (1600, 1200)
+
+
+def test_a_jpeg_2000_with_fewer_resolution_levels_than_asked_is_decoded_whole() -> None:
+    data = encoded("JPEG2000", picture(5, (1600, 1200)), num_resolutions=2)  # one halving at most
+    image, _ = decode_image(data, 100, LIMIT)  # three halvings would do: refused by the file, so decoded whole
+    assert image.size == (1600, 1200)
 
 
 def test_animated_gif_gives_its_first_frame() -> None:

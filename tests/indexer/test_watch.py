@@ -239,17 +239,24 @@ def test_a_root_inside_a_hidden_folder_is_watched_but_hidden_files_below_it_are_
 def test_the_scan_and_the_watcher_agree_on_which_files_belong(tmp_path: Path) -> None:
     root = tmp_path / "photos"
     names = ["a.jpg", "b.PNG", "c.txt", "d.jpg~", "notes.pdf", ".e.jpg", ".hidden/f.jpg", "sub.2024/g.heic", "noext"]
+    names += ["raw/IMG_1.CR2", "raw/img_1.JPG", "raw/IMG_2.nef", "h.jxl", "i.jp2", "j.pgm"]
     for name in names:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_bytes(b"x")
     found = scan([str(root)])
-    scanned = {Path(f.path).relative_to(root).as_posix() for f in [*found.media]} | {
-        Path(f.path).relative_to(root).as_posix() for f in found.sidecars.values()
-    }
+    files = [*found.media, *found.sidecars.values(), *found.companions.values(), *found.skipped]
+    scanned = {Path(f.path).relative_to(root).as_posix() for f in files}
     collector = EventCollector(str(tmp_path / "library"), [str(root)])
     watched = {name for name in names if collector.wanted(str(root / name), is_dir=False)}
     assert scanned <= watched and watched - scanned == {"c.txt"}  # a caption without its picture pairs with nothing
-    assert watched == {"a.jpg", "b.PNG", "c.txt", "sub.2024/g.heic"}
+    assert watched == {"a.jpg", "b.PNG", "c.txt", "sub.2024/g.heic", "raw/IMG_1.CR2", "raw/img_1.JPG"} | {
+        "raw/IMG_2.nef",
+        "h.jxl",
+        "i.jp2",
+        "j.pgm",
+    }
+    assert {Path(f.path).name for f in found.companions.values()} == {"IMG_1.CR2"}  # beside its JPEG
+    assert [Path(f.path).name for f in found.skipped] == ["h.jxl"]
 
 
 def test_the_periodic_full_scan_catches_what_the_observer_missed(tmp_path: Path, tiny_model: TinyModel) -> None:
@@ -365,3 +372,34 @@ def test_a_video_that_appears_moves_and_leaves_is_followed(tmp_path: Path, tiny_
         assert (moments(library) or {})[str(root / "trip" / "clip.mp4")] == ids  # moved, not sampled again
         (root / "trip" / "clip.mp4").unlink()
         wait_for(lambda: moments(library) == {})  # the video, its moments and their vectors are gone
+
+
+def photos_and_companions(library: Path) -> dict[str, str | None]:
+    """path → companion RAW of every photo with a vector, as a reader sees them."""
+    with Library.open_reader(library) as lib:
+        rows = lib.catalog.media_rows(list(indexed(library).values()))
+    return {row.path: row.companion_path for row in rows.values()}
+
+
+def skipped_names(library: Path) -> list[str]:
+    with Library.open_reader(library) as lib:
+        return [Path(path).name for _, _, paths in lib.catalog.skipped_by_reason() for path in paths]
+
+
+def test_a_raw_and_jpeg_pair_is_followed_as_one_photo(tmp_path: Path, tiny_model: TinyModel) -> None:
+    from data.dng import write_dng
+
+    with running_watcher(tmp_path, tiny_model, debounce=0.3) as watching:
+        root, library = watching.root, watching.library
+        raw = write_dng(root / "IMG_0001.DNG", picture(1, (96, 72)))
+        jpeg = write_picture(root / "IMG_0001.jpg", 1, "JPEG")
+        (root / "poster.jxl").write_bytes(b"not read")
+        wait_for(lambda: photos_and_companions(library) == {str(jpeg): str(raw)})
+        wait_for(lambda: skipped_names(library) == ["poster.jxl"])
+        jpeg.unlink()  # the RAW is all there is of the photo now: indexed on its own
+        wait_for(lambda: photos_and_companions(library) == {str(raw): None})
+        jpeg = write_picture(root / "IMG_0001.jpg", 2, "JPEG")  # back again: the pair is one photo again
+        wait_for(lambda: photos_and_companions(library) == {str(jpeg): str(raw)})
+        raw.unlink()
+        (root / "poster.jxl").unlink()
+        wait_for(lambda: photos_and_companions(library) == {str(jpeg): None} and skipped_names(library) == [])
