@@ -139,6 +139,8 @@ def ocr_line(report: OcrReport) -> str:
         f"words in pictures: {report.read} pictures read, {report.with_text} with words, {report.failed} failed "
         f"in {report.seconds:.1f}s ({rate:.1f} pictures/s; {report.probed_only} ruled out by a quick look)"
     )
+    if report.copied:
+        line += f"; {report.copied} copies took the words of their originals"
     if report.interrupted:
         line = "interrupted: " + line + "; xmodal ocr (or the same command again) reads the rest"
     return line

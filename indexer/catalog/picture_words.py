@@ -55,6 +55,22 @@ def write(catalog: Catalog, results: Sequence[WordsRead], engine: str) -> None:
         )
 
 
+def read_before(catalog: Catalog, pictures: Sequence[Picture], engine: str) -> dict[str, tuple[str, str]]:
+    """content hash → (status, text) of pictures already read by this engine with the same content as these: a
+    copy's words are the original's, with nothing to read again. Failures are not copied (a copy may fare better)."""
+    hashes = sorted({picture.content_hash for picture in pictures if picture.content_hash})
+    if not hashes:
+        return {}
+    sql = (
+        "SELECT w.content_hash, w.status, w.text FROM picture_words w WHERE w.engine = ? AND w.status != 'failed' "
+        f"AND w.content_hash IN ({','.join('?' * len(hashes))})"
+    )
+    return {
+        str(content_hash): (str(status), str(text))
+        for content_hash, status, text in catalog._rows(sql, [engine, *hashes])
+    }
+
+
 def words_of(catalog: Catalog, ids: Sequence[int]) -> dict[int, str]:
     """The words read in these pictures, where there are any."""
     if not ids:

@@ -11,12 +11,13 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import cast
 
 from core.interrupts import interrupts_held
 from core.settings import Settings
 from indexer.catalog import picture_words
 from indexer.library import Library
-from indexer.ocr.pool import OcrPool, Picture, WordsRead
+from indexer.ocr.pool import OcrPool, Picture, Status, WordsRead
 from indexer.ocr.reader import ReadPlan
 from indexer.ocr.tesseract import Tesseract, find_tesseract
 from indexer.ocr.worker import WorkerPlan
@@ -34,6 +35,7 @@ class OcrReport:
     with_text: int = 0
     failed: int = 0
     probed_only: int = 0  # the cheap look found no words: the full read was skipped
+    copied: int = 0  # copies of pictures read before: their words were taken over, nothing read
     seconds: float = 0.0
     interrupted: bool = False
     skipped: str | None = None  # why the pass did not run at all (switched off, Tesseract missing)
@@ -91,7 +93,7 @@ class OcrPass:
         pending: list[WordsRead] = []
         last_write = time.monotonic()
         try:
-            for result in self.pool.read(self._pictures(stop)):
+            for result in self.pool.read(self._pictures(stop, report, progress)):
                 pending.append(result)
                 _count(report, result)
                 progress.advance()
@@ -115,13 +117,26 @@ class OcrPass:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def _pictures(self, stop: Callable[[], bool]) -> Iterator[Picture]:
+    def _pictures(self, stop: Callable[[], bool], report: OcrReport, progress: ProgressReporter) -> Iterator[Picture]:
+        """The pictures to send to the workers; a copy of a picture already read takes its words at once."""
         after = 0
         while not stop():
             batch = picture_words.to_read(self.library.catalog, after, 256)
             if not batch:
                 return
+            known = picture_words.read_before(self.library.catalog, batch, self.tesseract.engine)
+            copies = [
+                WordsRead(picture, cast(Status, known[picture.content_hash][0]), known[picture.content_hash][1])
+                for picture in batch
+                if picture.content_hash is not None and picture.content_hash in known
+            ]
+            if copies:
+                self._write(copies)
+                report.copied += len(copies)
+                progress.advance(len(copies))
             for picture in batch:
+                if picture.content_hash in known:
+                    continue
                 if stop():
                     return
                 yield picture

@@ -112,7 +112,12 @@ def test_words_follow_the_picture_changes_and_moves_cost_nothing(cli: Cli, tmp_p
     assert all("lexical" not in (hit.get("stages") or {}) for hit in cli.search_json("zephyrine", "-k", "4"))
 
     shutil.copy(folder / "slides" / "talk.jpg", folder / "copy of talk.jpg")
-    assert cli.index(folder)["ocr"]["read"] == 1  # a copy is a picture of its own, with words of its own
+    copied = cli.index(folder)["ocr"]
+    assert (copied["read"], copied["copied"]) == (0, 1)  # a copy takes its original's words: nothing read again
+    assert {hit["path"] for hit in cli.search_json("bellwether", "-k", "2")} == {
+        str(folder / "slides" / "talk.jpg"),
+        str(folder / "copy of talk.jpg"),
+    }
     (folder / "copy of talk.jpg").unlink()
     cli.index(folder)
     assert cli.stats()["ocr"]["with_text"] == 3
