@@ -60,8 +60,16 @@ demo: install
 	$(XMODAL) search "three yellow squares" --type video --library $(DEMO_LIBRARY) -k 3
 	@echo "== localisation on those videos: does each caption's top moment overlap its true interval?"
 	$(XMODAL) eval --moments $(DEMO_LIBRARY)-videos/moments.csv --model demo
+	@echo "== words in pictures: receipts, slides, signs and screenshots, in English and Chinese (Tesseract: make system)"
+	rm -rf $(DEMO_LIBRARY)-words
+	$(BIN)/python -m data.text_pictures $(DEMO_LIBRARY)-words --count 10 --seed 7 --kinds receipt,slide,sign,screenshot
+	$(XMODAL) index $(DEMO_LIBRARY)-words/images --library $(DEMO_LIBRARY)
+	@echo "== a receipt by its words: the invoice of the shop Cheboun is 图像-0005.png"
+	$(XMODAL) search "invoice 2024 cheboun" --library $(DEMO_LIBRARY) -k 3
+	@echo "== a Chinese word inside a line: 停车场 (car park) is on the receipt pic-0000.jpg"
+	$(XMODAL) search "停车场" --library $(DEMO_LIBRARY) -k 3
 	@echo "== a second run reads nothing again"
-	$(XMODAL) index data/samples/images $(DEMO_LIBRARY)-videos/videos --library $(DEMO_LIBRARY)
+	$(XMODAL) index data/samples/images $(DEMO_LIBRARY)-videos/videos $(DEMO_LIBRARY)-words/images --library $(DEMO_LIBRARY)
 	@echo "== browse it: $(XMODAL) serve --library $(DEMO_LIBRARY)   (then open http://127.0.0.1:8000/)"
 
 # Each step says how long it took, and pytest lists its slowest tests: where the time goes.
@@ -83,4 +91,4 @@ bench: install
 	$(BIN)/python -m bench.serve_load
 
 clean:
-	rm -rf $(DEMO_LIBRARY) .cache .pytest_cache .mypy_cache .ruff_cache test-artifacts
+	rm -rf $(DEMO_LIBRARY) $(DEMO_LIBRARY)-videos $(DEMO_LIBRARY)-words .cache .pytest_cache .mypy_cache .ruff_cache test-artifacts
