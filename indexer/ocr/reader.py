@@ -15,7 +15,7 @@ from typing import Any
 
 from PIL import Image
 
-from indexer.ocr.words import Word, plausible, text_of
+from indexer.ocr.words import Word, convincing, plausible, text_of
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class PictureReader:
         gray = image.convert("L")
         pixels = pixels or gray.width * gray.height
         if pixels > self.plan.probe_pixels:
-            if not self._words(_scaled(gray, self.plan.probe_pixels), start):
+            if not any(map(convincing, self._words(_scaled(gray, self.plan.probe_pixels), start))):
                 return ReadResult("", 0, True, time.monotonic() - start)
             if whole is not None:
                 gray = whole().convert("L")

@@ -33,6 +33,19 @@ def plausible(word: Word, min_confidence: float) -> bool:
     return sum(ch.isalnum() for ch in core) >= 2
 
 
+PROBE_CONFIDENCE = 85.0
+
+
+def convincing(word: Word) -> bool:
+    """Enough, in the quick look, to read a picture in full: a word Tesseract is sure of, three letters or digits
+    long or two CJK characters. The look at reduced size reads a few short words in most 12-megapixel photos
+    (bench/RESULTS.md, ocr_quality), and each would cost a full read that finds only more of them."""
+    if word.confidence < PROBE_CONFIDENCE:
+        return False
+    core = word.text.strip(_EDGE_PUNCTUATION)
+    return len(CJK_CHAR.findall(core)) >= 2 or sum(ch.isalnum() for ch in core) >= 3
+
+
 def text_of(words: list[Word]) -> str:
     """The kept words, one line per line Tesseract found; CJK characters close up (Tesseract spaces them)."""
     lines: dict[int, list[str]] = {}
