@@ -40,5 +40,8 @@ class FusionStage:
             ranking.rrf_k,
         )
         best_possible = (ranking.vector_weight + ranking.lexical_weight) / (ranking.rrf_k + 1)
-        order = np.lexsort((candidates.ids, -fused))  # ties keep the smaller id first: stable pages
+        # Ties (the lexical list's first against the vector list's, an item neither list shares) go to the item that
+        # holds every query word, then to the higher cosine, then to the smaller id (stable pages). A rare word read
+        # in one picture ties with the vector's best on a library of look-alike pages; by id it lost half the time.
+        order = np.lexsort((candidates.ids, -candidates.score, ~candidates.lexical_all_words, -fused))
         return candidates.with_columns(fused=fused, order_score=fused / best_possible).take(order)
