@@ -11,7 +11,7 @@ the text the reader kept (data/rendered_text/reading.py).
 - Quality of the reader as it is: recall of words at least 20 px high, overall, by language, angle, height, kind
   and ground; smaller words apart. Then `min_confidence` 60/70/80 and experiments the reader has no setting for
   (the picture's slow brightness changes subtracted first; a second read at half size; lone stroke-like Chinese
-  pieces dropped; with `--more` each alone and Tesseract's Sauvola thresholding), each with the words it keeps
+  pieces dropped; with `--more` each alone, Tesseract's Sauvola thresholding and PSM AUTO), each with the words it keeps
   on `--flickr` real photos with no text (Flickr8k), which would pollute search. These passes run in two worker
   processes: their seconds compare variants, the cost table below is the cost.
 - The probe (`probe_pixels`): set pictures over it read with it and with it off (`probe_pixels = max_pixels`).
@@ -76,6 +76,7 @@ class Variant:
     min_confidence: float = 70.0
     probe: bool = True
     sauvola: bool = False  # Tesseract's thresholding_method 2 instead of its global Otsu
+    psm: str = ""  # another page segmentation mode than the reader's SPARSE_TEXT (a tesserocr.PSM name)
     flatten: bool = False  # the picture's slow brightness changes subtracted first
     half_too: bool = False  # read again at half size, the words of both kept (large text)
     drop_strokes: bool = False  # pieces made only of 一, 二, 丨 ... dropped, from the probe's look too
@@ -106,6 +107,7 @@ MORE = (
     Variant("also read at half size", half_too=True),
     STROKES_DROPPED,
     Variant("Sauvola thresholding", sauvola=True),
+    Variant("PSM AUTO (a page of blocks)", psm="AUTO"),
 )
 
 
@@ -142,8 +144,12 @@ def reader_for(variant: Variant) -> PictureReader:
     """One loaded reader per variant and process, as the pass keeps one per worker."""
     if variant not in _readers:
         reader = PictureReader(variant.plan())
-        if variant.sauvola:  # an experiment: the reader has no setting for it, so its Tesseract is told directly
+        if variant.sauvola:  # experiments the reader has no setting for: its Tesseract is told directly
             reader._api.SetVariable("thresholding_method", "2")
+        if variant.psm:
+            import tesserocr
+
+            reader._api.SetPageSegMode(getattr(tesserocr.PSM, variant.psm))
         _readers[variant] = reader
     return _readers[variant]
 
