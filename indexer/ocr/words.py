@@ -24,10 +24,21 @@ class Word:
     line: int  # words of one line share it, in reading order
 
 
+# Strokes Tesseract finds in photos' edges and reads as CJK (一 53 times in six 12 MP photos, bench/RESULTS.md):
+# a piece made of nothing else is no word.
+_STROKES = frozenset("一二丨丶丿乙")
+
+
+def only_strokes(text: str) -> bool:
+    return bool(text) and all(ch in _STROKES for ch in text)
+
+
 def plausible(word: Word, min_confidence: float) -> bool:
     if word.confidence < min_confidence:
         return False
     core = word.text.strip(_EDGE_PUNCTUATION)
+    if only_strokes(core):
+        return False
     if CJK_CHAR.search(core):
         return True
     return sum(ch.isalnum() for ch in core) >= 2
@@ -43,6 +54,8 @@ def convincing(word: Word) -> bool:
     if word.confidence < PROBE_CONFIDENCE:
         return False
     core = word.text.strip(_EDGE_PUNCTUATION)
+    if only_strokes(core):
+        return False
     return len(CJK_CHAR.findall(core)) >= 2 or sum(ch.isalnum() for ch in core) >= 3
 
 
