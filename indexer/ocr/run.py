@@ -78,6 +78,7 @@ class OcrPass:
             probe_pixels=ocr.probe_pixels,
             max_pixels=ocr.max_pixels,
             timeout_seconds=ocr.timeout_seconds,
+            second_look=ocr.second_look,
         )
         plan = WorkerPlan(read, settings.max_file_bytes, settings.max_image_pixels, ocr.max_memory_bytes)
         self.pool = OcrPool(plan, ocr.workers)

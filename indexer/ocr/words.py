@@ -22,6 +22,16 @@ class Word:
     text: str
     confidence: float  # Tesseract's, 0..100
     line: int  # words of one line share it, in reading order
+    height: int = 0  # of its box, in pixels of the picture as read
+
+
+def merged(first: list[Word], second: list[Word]) -> list[Word]:
+    """`first`, then the words of `second` it lacks, on lines of their own after it (two reads of one picture
+    at two sizes find mostly the same words)."""
+    seen = {word.text.casefold() for word in first}
+    offset = 1 + max((word.line for word in first), default=0)
+    extra = [word for word in second if word.text.casefold() not in seen]
+    return first + [Word(word.text, word.confidence, word.line + offset, word.height) for word in extra]
 
 
 # Strokes Tesseract finds in photos' edges and reads as CJK (一 53 times in six 12 MP photos, bench/RESULTS.md):

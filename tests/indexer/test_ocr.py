@@ -20,9 +20,10 @@ from core.settings import load_settings
 from indexer.catalog import picture_words
 from indexer.library import Library
 from indexer.ocr.pool import OcrPool, Picture
-from indexer.ocr.reader import ReadPlan
+from indexer.ocr.reader import PictureReader, ReadPlan, second_size
 from indexer.ocr.run import OcrPass, read_words, tesseract_for
 from indexer.ocr.tesseract import find_tesseract
+from indexer.ocr.words import Word
 from indexer.ocr.worker import WorkerPlan
 from indexer.progress import ProgressReporter
 from tests.conftest import Cli, TinyModel, write_picture
@@ -186,6 +187,36 @@ def test_a_large_photo_without_words_is_ruled_out_by_a_quick_look(tmp_path: Path
         }
     assert results[1].status == "none" and results[1].probed_only
     assert results[2].status == "text" and not results[2].probed_only and "GRAND HOTEL" in results[2].text
+
+
+def test_a_screenshots_small_words_are_read_again_at_twice_the_size(tmp_path: Path) -> None:
+    """Interface text 9-13 px high is under the size Tesseract reads well: the second look finds what the first
+    missed, and keeps everything the first found."""
+    from data.rendered_text.reading import load_truth, was_read
+    from data.text_pictures import generate
+
+    assert TESSERACT.tessdata is not None
+    (shot,) = generate(tmp_path / "set", count=1, seed=3, kinds=("screenshot",))
+    truth = load_truth(tmp_path / "set")
+    image = Image.open(tmp_path / "set" / shot.file)
+    found = {}
+    for second_look in (False, True):
+        reader = PictureReader(ReadPlan(TESSERACT.tessdata, TESSERACT.language_spec, second_look=second_look))
+        text = reader.read(image).text
+        reader.close()
+        found[second_look] = {(word.word, word.lang) for word in truth if was_read(word.word, word.lang, text)}
+    assert found[False] <= found[True]
+    assert len(found[True]) >= len(found[False]) + 10, (len(found[False]), len(found[True]), len(truth))
+
+
+def test_the_second_look_is_chosen_by_the_heights_of_the_words_found() -> None:
+    page = Image.new("L", (1000, 800), 255)
+    small = [Word("Settings", 90, 1, 11), Word("File", 90, 1, 12), Word("Edit", 90, 1, 40)]
+    large = [Word("WELCOME", 95, 1, 70), Word("home", 90, 2, 30), Word("to", 90, 2, 12)]
+    assert second_size(page, small, max_pixels=16_000_000).size == (2000, 1600)  # type: ignore[union-attr]
+    assert second_size(page, small, max_pixels=3_000_000) is None  # twice the size would pass the limit
+    assert second_size(page, large, max_pixels=16_000_000).size == (500, 400)  # type: ignore[union-attr]
+    assert second_size(Image.new("L", (400, 200)), large, max_pixels=16_000_000) is None  # too small to halve
 
 
 def test_where_tesseract_lacks_the_languages_indexing_says_so_and_goes_on(
