@@ -244,7 +244,7 @@ class StatsOut(BaseModel):
     failed: int
     texts: int
     text_sources: int
-    disk_bytes: int = Field(description="Catalog, index generations, caches and thumbnails.")
+    disk_bytes: int = Field(description="Catalog, vector files, index generations, caches and thumbnails.")
     thumbnail_bytes: int = Field(description="The thumbnail cache's part, counted at most every few minutes.")
     indexes: dict[str, IndexOut]
     pictures_encoded_by: list[str] = Field(

@@ -28,7 +28,7 @@ THUMBNAILS = "thumbnails"
 # Beside the catalog: SQLite's write-ahead log and its index, and the writer's lock file.
 CATALOG_COMPANIONS = ("-wal", "-shm")
 LOCK_NAME = "writer.lock"
-SMALL_FOLDERS = ("index", "rerank")  # a handful of files each: listed on every call
+SMALL_FOLDERS = ("index", "rerank", "vectors")  # a handful of files each: listed on every call
 TOWERS = "towers"  # the model's ONNX exports: a few files per model
 
 

@@ -1,4 +1,5 @@
-"""The catalog: media, texts, their vectors and the library's records, in one SQLite database.
+"""The catalog: media, texts, their vectors and the library's records, in one SQLite database and, for the
+vectors, one file per collection beside it (indexer.catalog.vector_store).
 
 The catalog is the source of truth. Every write batch bumps a per-collection version and tags the
 vectors it wrote with it, so an ANN index (which records the version it covers) can always be
@@ -22,6 +23,7 @@ import numpy as np
 from core.errors import LibraryIncompatible
 from indexer.catalog.names import COLLECTIONS, SCHEMA_VERSION, VECTOR_TABLE_NAMES, Collection
 from indexer.catalog.records import KnownFile, MediaRecord, MediaRow, Segment, TextRow
+from indexer.catalog.vector_store import VectorStore, store_folder
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -66,6 +68,8 @@ class Catalog:
             self._check_schema()
         else:
             self._create_or_migrate()
+        folder = store_folder(path)
+        self.vectors = {c: VectorStore(folder / f"{c}.vec", readonly=readonly) for c in COLLECTIONS}
 
     @property
     def engine(self) -> Engine:
@@ -116,6 +120,8 @@ class Catalog:
             self._local = threading.local()
             if self._engine is not None:
                 self._engine.dispose()
+        for store in getattr(self, "vectors", {}).values():
+            store.close()
 
     def _rows(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
         with self.connection() as conn:
@@ -261,11 +267,12 @@ class Catalog:
     def write_media(self, records: Sequence[MediaRecord], vectors: Sequence[np.ndarray | None]) -> list[int]:
         """Insert or update rows and their vectors in one transaction; returns the row ids in order."""
         with self.engine.begin() as conn:
-            return self._write_media(conn, self._bump(conn, "media"), records, vectors)
+            ids = self._write_media(conn, self._bump(conn, "media"), records, vectors)
+            self.vectors["media"].flush()  # the rows are on disk before the commit says they exist
+            return ids
 
-    @staticmethod
     def _write_media(
-        conn: Connection, version: int, records: Sequence[MediaRecord], vectors: Sequence[np.ndarray | None]
+        self, conn: Connection, version: int, records: Sequence[MediaRecord], vectors: Sequence[np.ndarray | None]
     ) -> list[int]:
         from sqlalchemy import bindparam, delete, insert, update
 
@@ -293,14 +300,22 @@ class Catalog:
             conn.execute(stmt.values({f: bindparam(f) for f in [*fields, "indexed_at"]}), rows)
         for chunk in chunks(ids, 500):
             conn.execute(delete(media_vectors).where(media_vectors.c.id.in_(chunk)))
-        vector_rows = [
-            {"id": row_id, "version": version, "vector": pack(vector)}
-            for row_id, vector in zip(ids, vectors, strict=True)
-            if vector is not None
-        ]
-        if vector_rows:
-            conn.execute(insert(media_vectors), vector_rows)
+        self._write_vectors(conn, "media", version, ids, vectors)
         return ids
+
+    def _write_vectors(
+        self, conn: Connection, collection: Collection, version: int, ids: Sequence[int], vectors: Sequence[Any]
+    ) -> None:
+        """Rows in the vector store, and (id, version) in the catalog (the caller flushes the store, then commits);
+        a None vector is skipped."""
+        from indexer.catalog.schema import VECTOR_TABLES
+
+        kept = [(row_id, vector) for row_id, vector in zip(ids, vectors, strict=True) if vector is not None]
+        if not kept:
+            return
+        self.vectors[collection].write([row_id for row_id, _ in kept], np.stack([vector for _, vector in kept]))
+        table = VECTOR_TABLES[collection]
+        conn.execute(table.insert(), [{"id": row_id, "version": version} for row_id, _ in kept])
 
     def move_media(self, moves: Sequence[tuple[int, str, int, int]]) -> None:
         """Point rows at new paths (id, path, size, mtime_ns): a moved file keeps its id and vector."""
@@ -349,7 +364,7 @@ class Catalog:
         a video written before loses its old frames and segments, whose ids are never reused."""
         from sqlalchemy import insert
 
-        from indexer.catalog.schema import media, media_vectors, video_frames
+        from indexer.catalog.schema import media, video_frames
 
         video = replace(record, media_type="video")
         now = time.time()
@@ -382,11 +397,8 @@ class Catalog:
                     "frame_s": segment.frame_s,
                 }
                 ids.append(int(conn.execute(insert(media).values(**row)).inserted_primary_key[0]))  # type: ignore[index]
-            if ids:
-                vectors = [
-                    {"id": i, "version": version, "vector": pack(s.vector)} for i, s in zip(ids, segments, strict=True)
-                ]
-                conn.execute(insert(media_vectors), vectors)
+            self._write_vectors(conn, "media", version, ids, [segment.vector for segment in segments])
+            self.vectors["media"].flush()
         return video_id, ids
 
     def video_frames(self, video_id: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
@@ -509,19 +521,22 @@ class Catalog:
         """Make a source hold exactly `entries` (text, media id); texts already there keep their vectors."""
         from sqlalchemy import delete, insert
 
-        from indexer.catalog.schema import text_sources, text_vectors, texts
+        from indexer.catalog.schema import text_sources, texts
 
         with self.engine.begin() as conn:
             version = self._bump(conn, "texts")
             conn.execute(delete(text_sources).where(text_sources.c.path == path))  # cascades to old texts
             conn.execute(insert(text_sources).values(path=path, kind=kind, size=size, mtime_ns=mtime_ns))
+            ids: list[int] = []
             for position, (text, media_id) in enumerate(entries):
                 row_id = int(
                     conn.execute(
                         insert(texts).values(source=path, position=position, text=text, media_id=media_id)
                     ).inserted_primary_key[0]  # type: ignore[index]
                 )
-                conn.execute(insert(text_vectors).values(id=row_id, version=version, vector=pack(new_vectors[text])))
+                ids.append(row_id)
+            self._write_vectors(conn, "texts", version, ids, [new_vectors[text] for text, _ in entries])
+            self.vectors["texts"].flush()
         return len(entries)
 
     def delete_text_sources(self, paths: Sequence[str]) -> None:
@@ -554,9 +569,12 @@ class Catalog:
     def text_vectors_for(self, path: str) -> dict[str, np.ndarray]:
         """Vectors of the texts a source holds now, keyed by text, to reuse when the source is re-read."""
         rows = self._rows(
-            "SELECT t.text, v.vector FROM texts t JOIN text_vectors v ON v.id = t.id WHERE t.source = ?", (path,)
+            "SELECT t.text, t.id FROM texts t JOIN text_vectors v ON v.id = t.id WHERE t.source = ?", (path,)
         )
-        return {text: np.frombuffer(vector, dtype="<f4").astype(np.float32) for text, vector in rows}
+        if not rows:
+            return {}
+        vectors = self.vectors["texts"].read([row[1] for row in rows])
+        return {text: vector for (text, _), vector in zip(rows, vectors, strict=True)}
 
     def text_rows(self, ids: Sequence[int]) -> dict[int, TextRow]:
         rows: dict[int, TextRow] = {}
@@ -587,10 +605,9 @@ class Catalog:
 
     def vectors_since(self, collection: Collection, version: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
         """Vectors written after `version`: what an index that covers `version` lacks or holds stale."""
-        table = VECTOR_TABLE_NAMES[collection]
-        return self._vectors(
-            self._rows(f"SELECT id, vector FROM {table} WHERE version > ? ORDER BY id", (version,)), dim
-        )
+        ids = self.ids_since(collection, version)
+        ids.sort()
+        return ids, self.vectors[collection].read(ids, dim)
 
     def ids_since(self, collection: Collection, version: int) -> np.ndarray:
         rows = self._rows(f"SELECT id FROM {VECTOR_TABLE_NAMES[collection]} WHERE version > ?", (version,))
@@ -598,16 +615,8 @@ class Catalog:
 
     def fetch_vectors(self, collection: Collection, ids: Sequence[int], dim: int) -> tuple[np.ndarray, np.ndarray]:
         """The vectors of those of `ids` that have one, in no particular order."""
-        table = VECTOR_TABLE_NAMES[collection]
-        rows: list[Any] = []
-        for chunk in chunks([int(item) for item in ids], 900):
-            rows += self._rows(f"SELECT id, vector FROM {table} WHERE id IN ({_marks(chunk)})", chunk)
-        return self._vectors(rows, dim)
-
-    @staticmethod
-    def _vectors(rows: Sequence[Any], dim: int) -> tuple[np.ndarray, np.ndarray]:
-        ids = np.asarray([row[0] for row in rows], dtype=np.int64)
-        return ids, unpack_many([row[1] for row in rows], dim)
+        found = np.asarray(sorted(self.ids_with_vectors(collection, [int(item) for item in ids])), dtype=np.int64)
+        return found, self.vectors[collection].read(found, dim)
 
     def drop_all_vectors(self) -> None:
         """Forget every vector (the model changed); rows stay and are re-encoded on the next run."""
@@ -624,6 +633,8 @@ class Catalog:
             conn.execute(update(media).values(size=-1))  # makes every file look changed
             conn.execute(update(text_sources).values(size=-1))
             conn.execute(delete(meta).where(meta.c.key == IMAGE_RUNTIMES))  # what encoded them goes with them
+        for store in self.vectors.values():  # after the commit: until then the catalog still points at them
+            store.clear()
 
     # -- stats --------------------------------------------------------------------------------
 

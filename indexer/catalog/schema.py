@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
+import numpy as np
 from sqlalchemy import (
     Column,
     Connection,
@@ -61,12 +63,13 @@ media = Table(
     sqlite_autoincrement=True,  # ids are FAISS ids: never reuse one
 )
 
+# Which items have a vector, and the catalog version that wrote it; the vectors themselves lie in the collection's
+# file of the vector store (indexer.catalog.vector_store), row = id.
 media_vectors = Table(
     "media_vectors",
     metadata,
     Column("id", Integer, ForeignKey("media.id", ondelete="CASCADE"), primary_key=True),
     Column("version", Integer, nullable=False, index=True),
-    Column("vector", LargeBinary, nullable=False),
 )
 
 text_sources = Table(
@@ -96,7 +99,6 @@ text_vectors = Table(
     metadata,
     Column("id", Integer, ForeignKey("texts.id", ondelete="CASCADE"), primary_key=True),
     Column("version", Integer, nullable=False, index=True),
-    Column("vector", LargeBinary, nullable=False),
 )
 
 # The vectors of a video's sampled frames: its segments are made from them, and can be made again without
@@ -176,10 +178,42 @@ def add_picture_words(conn: Connection) -> None:
     create_words(conn)
 
 
+def move_vectors_to_files(conn: Connection) -> None:
+    """Schema 6: the searched vectors leave SQLite for the vector store's files (one row per id), and their tables
+    keep (id, version). Done in chunks, in the migration's transaction: a crash leaves schema 5 whole, and the
+    rows already written to the files are written again."""
+    from indexer.catalog.vector_store import VectorStore, store_folder
+
+    (database,) = [row[2] for row in conn.exec_driver_sql("PRAGMA database_list") if row[1] == "main"]
+    for collection, table in VECTOR_TABLES.items():
+        name = table.name
+        columns = {row[1] for row in conn.exec_driver_sql(f"PRAGMA table_info({name})")}
+        if "vector" not in columns:
+            continue
+        store = VectorStore(store_folder(Path(database)) / f"{collection}.vec", readonly=False)
+        store.clear()  # rows of an earlier try that did not commit
+        last = -1
+        while rows := conn.exec_driver_sql(
+            f"SELECT id, vector FROM {name} WHERE id > ? ORDER BY id LIMIT 20000", (last,)
+        ).fetchall():
+            dim = len(rows[0][1]) // 4
+            vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype="<f4").reshape(len(rows), dim)
+            store.write([row[0] for row in rows], vectors)
+            last = rows[-1][0]
+        store.flush()
+        store.close()
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS ix_{name}_version")
+        conn.exec_driver_sql(f"ALTER TABLE {name} RENAME TO {name}_before")
+        table.create(conn)
+        conn.exec_driver_sql(f"INSERT INTO {name} (id, version) SELECT id, version FROM {name}_before")
+        conn.exec_driver_sql(f"DROP TABLE {name}_before")
+
+
 # Migrations from version N to N+1, applied in order on open. Version 1 is the first schema.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: create_fts_tables,  # 2: full-text tables for lexical matching
     2: add_videos,  # 3: video segments and frames
     3: add_companions_and_skipped,  # 4: RAW+JPEG pairs, skipped files
     4: add_picture_words,  # 5: words read in pictures (OCR)
+    5: move_vectors_to_files,  # 6: vectors in the vector store's files
 }
