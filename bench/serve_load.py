@@ -65,7 +65,7 @@ def build_library(path: Path, n: int, sources: list[Path]) -> None:
                     MediaRecord(str(link), source.stat().st_size, 1, f"h{i:016d}", "ok", None, "JPEG", 500, 375)
                 )
             library.catalog.write_media(records, list(vectors))
-        library.vector_index("media").update(ivf_threshold=20_000)
+        library.vector_index("media").update(20_000)
 
 
 def queries(count: int) -> list[str]:

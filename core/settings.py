@@ -143,6 +143,18 @@ class Settings(BaseSettings):
     ivf_threshold: int = Field(
         default=20_000, ge=1, description="Vectors at which the exact flat index gives way to IVF."
     )
+    compress_threshold: int = Field(
+        default=200_000,
+        ge=10_000,
+        description="Vectors at which the IVF index keeps 64-byte codes (IVF-PQ) instead of whole vectors, and"
+        " searches re-rank its candidates from the vector store: 2 GB of memory at 1M items becomes about 80 MB.",
+    )
+    delta_limit: int = Field(
+        default=10_000,
+        ge=0,
+        description="Changes a checkpoint leaves beside an index of over four times as many, for searches to scan"
+        " exactly, instead of rewriting the index (0: always rewrite).",
+    )
     nprobe: int = Field(default=32, ge=1, description="IVF lists visited per query.")
     rescore_factor: int = Field(
         default=4,

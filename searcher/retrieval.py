@@ -4,9 +4,10 @@ Flat and IVF-Flat indexes score with the whole vectors, so their scores stand an
 candidates' vectors are read from the catalog; an index whose scores are approximate has every candidate
 rescored from the stored vectors.
 
-The index on disk may lag the catalog (a writer mid-run, or a crash before a checkpoint). The vectors
-written since the index's version are searched exactly alongside it, so a search always sees every item
-the catalog has committed, and never one it has deleted. A new index generation (written by an indexer
+The index on disk may lag the catalog (a writer mid-run, a crash before a checkpoint, or a small delta a
+writer leaves beside a large index). The vectors written since the index's version are searched exactly
+alongside it (searcher.delta keeps them in memory), so a search always sees every item the catalog has
+committed, and never one it has deleted. A new index generation (written by an indexer
 or a watcher) is picked up by the next query: one stat of the manifest per query.
 """
 
@@ -23,6 +24,7 @@ from indexer.catalog import Collection
 from indexer.library import Library
 from indexer.vector_index import VectorIndex
 from searcher.candidates import Candidates
+from searcher.delta import Delta
 
 # Filters that leave at most this many items are answered exactly over all of them; wider ones
 # filter inside the ANN search.
@@ -40,20 +42,23 @@ def _signature(path: Path) -> FileSignature:
 
 
 class LiveIndex:
-    """A collection's newest index generation, reloaded when its manifest changes."""
+    """A collection's newest index generation, reloaded when its manifest changes, and what it lacks (Delta)."""
 
     def __init__(self, library: Library, collection: Collection) -> None:
         self.library = library
         self.collection = collection
-        self._loaded: tuple[VectorIndex, FileSignature] | None = None
+        self._loaded: tuple[VectorIndex, Delta, FileSignature] | None = None
         self._lock = threading.Lock()
 
-    def current(self) -> VectorIndex:
+    def current(self) -> tuple[VectorIndex, Delta]:
         signature = _signature(self.library.index_files(self.collection).manifest_path)
         with self._lock:
-            if self._loaded is None or self._loaded[1] != signature:
-                self._loaded = (self.library.vector_index(self.collection, mapped=True), signature)
-            return self._loaded[0]
+            if self._loaded is None or self._loaded[2] != signature:
+                index = self.library.vector_index(self.collection, mapped=True)
+                index.index  # noqa: B018  (loaded now: its version is the one the delta starts from)
+                delta = Delta(self.library.catalog, self.collection, index.version, index.dim)
+                self._loaded = (index, delta, signature)
+            return self._loaded[0], self._loaded[1]
 
 
 class VectorRetrieval:
@@ -86,23 +91,28 @@ class VectorRetrieval:
         exclude: int | None = None,
     ) -> Candidates:
         """The best `wanted` items (among `allowed` ids, without `exclude`), best first; ties broken by id."""
-        index = self.indexes[collection].current()
+        index, delta = self.indexes[collection].current()
         query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
         if allowed is not None and len(allowed) <= EXACT_FILTER_LIMIT:
             return self._rescored(query[0], collection, _without(allowed, exclude), wanted)  # narrow: all, exactly
         fetch = (wanted + (exclude is not None)) * self.rescore_factor
         ann_scores, ann_ids = ann.search(index.index, query, fetch, self.nprobe, allowed)
         found, scores = ann_ids[0], ann_scores[0]
-        written_since = _without(index.delta_ids(), exclude)  # absent from the index, or there with a stale vector
+        # Written since the index: absent from it, or there with a stale vector; scored here, exactly.
+        delta_ids, delta_vectors = delta.current()
+        wanted_delta = delta_ids != exclude if exclude is not None else np.ones(len(delta_ids), dtype=bool)
         if allowed is not None:
-            written_since = written_since[np.isin(written_since, allowed)]
-        if not index.exact_scores:
-            candidates = np.union1d(found[found >= 0], written_since)
-            return self._rescored(query[0], collection, _without(candidates, exclude), wanted)
-        keep = (found >= 0) & ~np.isin(found, written_since)
+            wanted_delta &= np.isin(delta_ids, allowed)
+        delta_ids, delta_vectors = delta_ids[wanted_delta], delta_vectors[wanted_delta]
+        keep = (found >= 0) & ~np.isin(found, delta_ids)
         if exclude is not None:
             keep &= found != exclude
-        delta_ids, delta_vectors = self.library.catalog.fetch_vectors(collection, written_since.tolist(), index.dim)
+        if not index.exact_scores:  # compressed codes: every candidate re-ranked from its stored vector
+            ids, vectors = self.library.catalog.fetch_vectors(collection, found[keep].tolist(), index.dim)
+            ids, vectors = np.concatenate([ids, delta_ids]), np.concatenate([vectors, delta_vectors])
+            exact = vectors @ query[0]
+            order = np.lexsort((ids, -exact))[:wanted]
+            return _candidates(ids[order], exact[order], vectors[order], wanted)
         return self._best(
             np.concatenate([found[keep], delta_ids]),
             np.concatenate([scores[keep], delta_vectors @ query[0]]),

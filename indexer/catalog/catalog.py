@@ -609,6 +609,12 @@ class Catalog:
         ids.sort()
         return ids, self.vectors[collection].read(ids, dim)
 
+    def versions_since(self, collection: Collection, version: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, versions) of the vectors written after `version`, by id."""
+        sql = f"SELECT id, version FROM {VECTOR_TABLE_NAMES[collection]} WHERE version > ? ORDER BY id"
+        rows = np.asarray(self._rows(sql, (version,)), dtype=np.int64).reshape(-1, 2)
+        return rows[:, 0].copy(), rows[:, 1].copy()
+
     def ids_since(self, collection: Collection, version: int) -> np.ndarray:
         rows = self._rows(f"SELECT id FROM {VECTOR_TABLE_NAMES[collection]} WHERE version > ?", (version,))
         return np.asarray([row[0] for row in rows], dtype=np.int64)

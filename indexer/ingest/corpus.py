@@ -10,6 +10,7 @@ from indexer.encoder import Encoder
 from indexer.library import Library
 from indexer.scan import normalize_roots
 from indexer.texts import parse_text_file, sync_source, text_kind
+from indexer.vector_index import IndexPolicy
 
 
 def add_texts(library: Library, encoder: Encoder, files: Iterable[str | Path], settings: Settings) -> int:
@@ -19,5 +20,5 @@ def add_texts(library: Library, encoder: Encoder, files: Iterable[str | Path], s
         kind = text_kind(Path(path))
         entries = parse_text_file(Path(path), kind)
         count += sync_source(library.catalog, path, kind, entries, encoder.encode_texts)
-    library.vector_index("texts").update(settings.ivf_threshold)
+    library.vector_index("texts").update(IndexPolicy.of(settings))
     return count

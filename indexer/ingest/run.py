@@ -46,6 +46,7 @@ from indexer.progress import ProgressReporter
 from indexer.scan import SkippedFile, scan
 from indexer.selection import file_kind
 from indexer.unindexed import VIDEOS_OFF
+from indexer.vector_index import IndexPolicy
 from indexer.video.isolated import IsolatedSampler, SamplingPlan
 from indexer.video.probe import VideoDecodeError, VideoLimits, VideoOverLimit, VideoTruncated
 
@@ -85,7 +86,7 @@ class IndexRun:
         self.writer = LibraryWriter(
             self.catalog,
             [library.vector_index(name) for name in ("media", "texts")],
-            settings.ivf_threshold,
+            IndexPolicy.of(settings),
             settings.checkpoint_seconds,
         )
         self._batch = Batch()

@@ -13,16 +13,16 @@ from collections.abc import Sequence
 from core.interrupts import interrupts_held
 from indexer.catalog import Catalog
 from indexer.ingest.batch import EncodedBatch
-from indexer.vector_index import VectorIndex
+from indexer.vector_index import IndexPolicy, VectorIndex
 
 
 class LibraryWriter:
     def __init__(
-        self, catalog: Catalog, indexes: Sequence[VectorIndex], ivf_threshold: int, checkpoint_seconds: float
+        self, catalog: Catalog, indexes: Sequence[VectorIndex], policy: IndexPolicy, checkpoint_seconds: float
     ) -> None:
         self.catalog = catalog
         self.indexes = indexes
-        self.ivf_threshold = ivf_threshold
+        self.policy = policy
         self.checkpoint_seconds = checkpoint_seconds
         self._last_checkpoint = time.monotonic()
 
@@ -49,5 +49,5 @@ class LibraryWriter:
         """Fold what the catalog holds beyond each index into it, and write a new generation if anything changed."""
         with interrupts_held():
             for vector_index in self.indexes:
-                vector_index.update(self.ivf_threshold)
+                vector_index.update(self.policy)
         self._last_checkpoint = time.monotonic()

@@ -340,13 +340,13 @@ def test_a_new_index_generation_is_picked_up_without_restart(tmp_path: Path, cli
     with TestClient(create_app(served.settings(library=cli.library))) as client:
         assert client.get("/api/stats").json()["images"] == 3
         searcher = client.app.state.context.library.get().searcher  # type: ignore[attr-defined]
-        before = searcher.retrieval.indexes["media"].current()
+        before, _ = searcher.retrieval.indexes["media"].current()
         later = write_picture(tmp_path / "more" / "later.png", 42, "PNG")
         cli.index(later.parent)
         hits = client.post("/api/search/image", files=upload(later)).json()["hits"]
         assert hits[0]["name"] == "later.png" and hits[0]["score"] > 0.999
         assert (
-            searcher.retrieval.indexes["media"].current() is not before
+            searcher.retrieval.indexes["media"].current()[0] is not before
         )  # the new generation was loaded, not just the delta
         assert client.get("/api/stats").json()["images"] == 4
 

@@ -75,4 +75,4 @@ def test_a_searcher_never_changes_its_mapped_index(cli: Cli, tmp_path: Path) -> 
     make_photo_folder(tmp_path / "photos", 3)
     cli.index(tmp_path / "photos")
     with Library.open_reader(cli.library) as lib, pytest.raises(RuntimeError, match="searching only"):
-        lib.vector_index("media", mapped=True).sync(ivf_threshold=2)
+        lib.vector_index("media", mapped=True).sync(2)

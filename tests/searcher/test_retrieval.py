@@ -32,7 +32,7 @@ def library(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
     with Library.open_writer(path, "test") as lib:
         lib.catalog.set_meta("dim", str(DIM))
         ids = lib.catalog.write_media([record(f"p{i}") for i in range(600)], list(unit_rows(600, seed=1)))
-        lib.vector_index("media").update(ivf_threshold=100 if request.param == "ivf" else 10_000)
+        lib.vector_index("media").update(100 if request.param == "ivf" else 10_000)
         assert lib.vector_index("media").shape.kind == request.param
         lib.catalog.delete_media(ids[:5])
         lib.catalog.write_media([record(f"p{i}", ids[i]) for i in (10, 11, 12)], list(unit_rows(3, seed=2)))
