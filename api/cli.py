@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -20,7 +21,7 @@ from api.cli_options import search_options, setting_option
 from core.errors import InputError, XmodalError
 from core.options import SearchOptions
 from core.settings import Device, Runtime, Settings, load_settings
-from indexer.catalog import Collection
+from indexer.catalog import COLLECTIONS, Collection
 from indexer.library import Library
 from indexer.lock import describe_command
 from indexer.scan import normalize_roots
@@ -105,6 +106,9 @@ def index(
     workers: Annotated[int | None, setting_option("workers")] = None,
     index_runtime: Annotated[Runtime | None, setting_option("index_runtime")] = None,
     reindex: Annotated[bool, typer.Option(help="Re-encode everything (e.g. with a new --model).")] = False,
+    rebuild_index: Annotated[
+        bool, typer.Option(help="Then train the search index anew from the stored vectors (no re-encoding).")
+    ] = False,
     ocr: OcrOpt = None,
     quiet: QuietOpt = None,
     as_json: JsonOpt = False,
@@ -129,6 +133,8 @@ def index(
     with Library.open_writer(settings.library, describe_command()) as lib:
         encoder = lib.writer_encoder(settings, reindex=reindex)
         report = index_paths(lib, encoder, roots, settings)
+        if rebuild_index and not report.interrupted:
+            _rebuild_indexes(lib, settings, as_json)
         if not report.interrupted and not as_json and not settings.quiet:
             from api.render import report_line
 
@@ -147,6 +153,20 @@ def index(
             err.print(ocr_line(words), highlight=False)
     if report.interrupted or words.interrupted:
         raise typer.Exit(130)
+
+
+def _rebuild_indexes(lib: Library, settings: Settings, quiet: bool) -> None:
+    from indexer.vector_index import IndexPolicy
+
+    for collection in COLLECTIONS:
+        started = time.monotonic()
+        vector_index = lib.vector_index(collection)
+        vector_index.rebuild(IndexPolicy.of(settings))
+        if not quiet and not settings.quiet:
+            shape = vector_index.shape
+            lists = f", {shape.nlist} lists" if shape.nlist else ""
+            err.print(f"{collection} index rebuilt: {shape.kind}{lists}, {vector_index.count:,} vectors, "
+                      f"{time.monotonic() - started:.1f} s", highlight=False)  # fmt: skip
 
 
 def _ocr_setting(flag: bool | None) -> dict[str, Any] | None:

@@ -116,6 +116,17 @@ class VectorIndex:
         if self.sync(policy) or not self.files.manifest_path.exists():
             self.save()
 
+    def rebuild(self, policy: IndexPolicy) -> None:
+        """Train a new index on the library as it is now and write it (`xmodal index --rebuild-index`): readers
+        search the previous generation until the new one is announced."""
+        catalog_ids = self.catalog.vector_ids(self.collection)
+        version = self.catalog.version(self.collection)
+        shape = ann.desired_shape(len(catalog_ids), None, policy.ivf_threshold, policy.compress_threshold)
+        store = self.catalog.vectors[self.collection]
+        self._index = ann.build_from(shape, self.dim, catalog_ids, lambda rows: store.read(catalog_ids[rows]))
+        self.shape, self.version, self.count = shape, version, len(catalog_ids)
+        self.save()
+
     def _delta_can_wait(self, policy: IndexPolicy) -> bool:
         if self.catalog.version(self.collection) == self.version:
             return True

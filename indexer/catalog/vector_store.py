@@ -25,13 +25,15 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import XmodalError
+
 MAGIC = b"XMVEC001"
 HEADER_BYTES = 4096  # a page: rows stay aligned in the map
 _HEADER = struct.Struct("<8sII")  # magic, dim, bytes per value (4: float32, 2: float16)
 DTYPES: dict[int, np.dtype[Any]] = {4: np.dtype("<f4"), 2: np.dtype("<f2")}
 
 
-class VectorStoreDamaged(RuntimeError):
+class VectorStoreDamaged(XmodalError):
     """The file is not a vector store, or lacks rows the catalog has."""
 
 
@@ -69,7 +71,8 @@ class VectorStore:
             rows = self._rows_covering(int(wanted.max()))
             if rows is None or wanted.min() < 0:
                 raise VectorStoreDamaged(
-                    f"{self.path} lacks vectors the catalog has: run `xmodal index --rebuild` on the library"
+                    f"{self.path} lacks vectors the catalog has (a lost or truncated file)",
+                    "run `xmodal index PATH --reindex` to encode them again",
                 )
             if dim is not None and self.dim != dim:
                 raise VectorStoreDamaged(f"{self.path} holds {self.dim}-d vectors, not {dim}-d")

@@ -110,6 +110,6 @@ def test_a_lost_vector_file_is_a_clear_error_not_garbage(tmp_path: Path) -> None
     catalog.close()
     (store_folder(tmp_path / "catalog.sqlite") / "media.vec").unlink()
     reader = Catalog(tmp_path / "catalog.sqlite", readonly=True)
-    with pytest.raises(VectorStoreDamaged, match="--rebuild"):
+    with pytest.raises(VectorStoreDamaged, match="--reindex"):
         reader.fetch_vectors("media", ids, 8)
     reader.close()

@@ -1,0 +1,178 @@
+"""Large libraries: compressed codes re-ranked from the vector store, small changes left beside the index instead of
+rewriting it, a rebuild on demand, and a writer killed while appending that loses nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.options import Paging
+from core.settings import load_settings
+from indexer.catalog import MediaRecord
+from indexer.library import Library
+from indexer.vector_index import IndexPolicy
+from searcher.engine import Searcher
+from searcher.query import Query
+from tests.conftest import Cli, make_photo_folder
+
+DIM = 32
+
+
+def unit(rows: int, seed: int) -> np.ndarray:
+    vectors = np.random.default_rng(seed).normal(size=(rows, DIM)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def record(name: str) -> MediaRecord:
+    return MediaRecord(f"/photos/{name}.jpg", 1, 1, f"h-{name}", "ok")
+
+
+def library_of(path: Path, vectors: np.ndarray, policy: IndexPolicy) -> list[int]:
+    with Library.open_writer(path, "test") as library:
+        library.catalog.set_meta("dim", str(DIM))
+        ids = library.catalog.write_media([record(f"{i:05d}") for i in range(len(vectors))], list(vectors))
+        library.vector_index("media").update(policy)
+    return ids
+
+
+def top(path: Path, vector: np.ndarray, k: int = 1) -> list[tuple[str, float]]:
+    with Library.open_reader(path) as library:
+        searcher = Searcher(library, load_settings(library=path))
+        hits = searcher.ask(Query(vector=vector), "media", Paging(k=k))
+    return [(str(hit.path), hit.score) for hit in hits]
+
+
+def generation(path: Path) -> int:
+    with Library.open_reader(path) as library:
+        manifest = library.index_files("media").read_manifest()
+    assert manifest is not None
+    return manifest.generation
+
+
+def test_past_the_compress_threshold_codes_are_kept_and_every_hit_scored_from_its_stored_vector(
+    tmp_path: Path,
+) -> None:
+    vectors = unit(12_000, 1)
+    library_of(tmp_path / "lib", vectors, IndexPolicy(ivf_threshold=1_000, compress_threshold=10_000))
+    with Library.open_reader(tmp_path / "lib") as library:
+        index = library.vector_index("media")
+        assert index.shape.kind == "ivfpq" and not index.exact_scores
+        assert index.index.code_size == DIM // 8  # 4 bytes per 32-d vector, not 128
+    for row in (0, 777, 11_999):
+        [(path, score)] = top(tmp_path / "lib", vectors[row])
+        assert path == f"/photos/{row:05d}.jpg" and score == pytest.approx(1.0, abs=1e-5)  # exact, not the code's
+
+
+def test_a_small_change_waits_beside_a_large_index_and_searches_see_it_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "lib"
+    policy = IndexPolicy(ivf_threshold=100_000, delta_limit=50)
+    vectors = unit(400, 2)
+    ids = library_of(path, vectors, policy)
+    first = generation(path)
+    new = unit(10, 3)
+    with Library.open_writer(path, "test") as library:
+        library.catalog.write_media([record(f"new-{i}") for i in range(10)], list(new))
+        library.catalog.delete_media(ids[:5])
+        library.vector_index("media").update(policy)  # 10 written + 5 deleted: under the limit
+    assert generation(path) == first  # nothing rewritten
+    assert top(path, new[4])[0][0] == "/photos/new-4.jpg"
+    assert all(hit != "/photos/00003.jpg" for hit, _ in top(path, vectors[3], k=20))  # deleted: gone at once
+
+    more = unit(60, 4)
+    with Library.open_writer(path, "test") as library:
+        library.catalog.write_media([record(f"more-{i}") for i in range(60)], list(more))
+        library.vector_index("media").update(policy)  # past the limit: folded in, a new generation
+    assert generation(path) == first + 1
+    with Library.open_reader(path) as library:
+        assert library.vector_index("media").is_current() and library.vector_index("media").count == 465
+    assert top(path, more[59])[0][0] == "/photos/more-59.jpg"
+
+
+def test_a_reader_open_before_the_change_finds_new_items_and_loses_deleted_ones(tmp_path: Path) -> None:
+    path = tmp_path / "lib"
+    policy = IndexPolicy(ivf_threshold=100_000, delta_limit=50)
+    vectors = unit(400, 5)
+    ids = library_of(path, vectors, policy)
+    with Library.open_reader(path) as reader:
+        searcher = Searcher(reader, load_settings(library=path))
+        assert searcher.ask(Query(vector=vectors[7]), "media", Paging(k=1))[0].id == ids[7]
+        new = unit(3, 6)
+        with Library.open_writer(path, "test") as library:
+            [fresh, *_] = library.catalog.write_media([record(f"new-{i}") for i in range(3)], list(new))
+            library.catalog.delete_media([ids[7]])
+            library.vector_index("media").update(policy)
+        assert searcher.ask(Query(vector=new[0]), "media", Paging(k=1))[0].id == fresh
+        assert ids[7] not in [hit.id for hit in searcher.ask(Query(vector=vectors[7]), "media", Paging(k=10))]
+
+
+def test_rebuild_index_trains_anew_from_the_stored_vectors(cli_library: Path) -> None:
+    vectors = unit(3_000, 7)
+    library_of(cli_library, vectors, IndexPolicy(ivf_threshold=1_000))
+    with Library.open_writer(cli_library, "test") as library:
+        library.catalog.write_media([record(f"more-{i}") for i in range(2_000)], list(unit(2_000, 8)))
+        index = library.vector_index("media")
+        index.update(IndexPolicy(ivf_threshold=1_000))
+        assert index.shape.trained_on == 3_000  # not yet doubled: the lists are the first run's
+        index.rebuild(IndexPolicy(ivf_threshold=1_000))
+        assert index.shape.trained_on == 5_000 and index.count == 5_000 and index.is_current()
+    assert top(cli_library, vectors[42])[0][0] == "/photos/00042.jpg"
+
+
+@pytest.fixture
+def cli_library(tmp_path: Path) -> Path:
+    return tmp_path / "lib"
+
+
+def test_xmodal_index_rebuild_index_says_what_it_built(cli: Cli, tmp_path: Path) -> None:
+    make_photo_folder(tmp_path / "photos", 3)
+    cli.index(tmp_path / "photos")
+    before = generation(cli.library)
+    said = cli("index", str(tmp_path / "photos"), *cli.model.flags(), "--rebuild-index")
+    assert "media index rebuilt: flat, 3 vectors" in said
+    assert generation(cli.library) == before + 1  # a new generation, though nothing changed on disk
+
+
+APPEND = r"""
+import sys, numpy as np
+from indexer.catalog import MediaRecord
+from indexer.library import Library
+path = sys.argv[1]
+rng = np.random.default_rng(0)
+with Library.open_writer(__import__("pathlib").Path(path), "appender") as library:
+    library.catalog.set_meta("dim", "32")
+    for batch in range(10_000):
+        vectors = rng.normal(size=(64, 32)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        records = [MediaRecord(f"/photos/{batch}-{i}.jpg", 1, 1, f"h{batch}-{i}", "ok") for i in range(64)]
+        library.catalog.write_media(records, list(vectors))
+        print(batch, flush=True)
+"""
+
+
+def test_a_writer_killed_while_appending_leaves_every_committed_item_with_its_vector(tmp_path: Path) -> None:
+    path = tmp_path / "lib"
+    child = subprocess.Popen([sys.executable, "-c", APPEND, str(path)], stdout=subprocess.PIPE, text=True,
+                             cwd=Path(__file__).parent.parent.parent)  # fmt: skip
+    assert child.stdout is not None
+    deadline = time.monotonic() + 60
+    while int(child.stdout.readline() or -1) < 20 and time.monotonic() < deadline:
+        pass
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    with Library.open_writer(path, "test") as library:  # opens: the lock of a dead writer is free
+        ids = library.catalog.vector_ids("media")
+        assert len(ids) >= 21 * 64 and len(ids) % 64 == 0  # whole batches only
+        stored_ids, vectors = library.catalog.fetch_vectors("media", ids.tolist(), DIM)
+        assert stored_ids.tolist() == sorted(ids.tolist())
+        assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)  # real rows, not holes of zeros
+        library.vector_index("media").update(IndexPolicy(ivf_threshold=100_000))
+        assert library.vector_index("media").count == len(ids)
+        paths = [row.path for row in library.catalog.media_rows(ids.tolist()).values()]
+        assert len(set(paths)) == len(paths)  # every item once
