@@ -91,6 +91,7 @@ class Library:
         encoder = Encoder(spec, settings.device).load()  # fail now, not after scanning: weights, device
         if reindex:
             self.forget_vectors()
+        self.catalog.prefer_precision(settings.vector_precision)  # for vector files this run starts
         if spec != recorded:  # a new model, or the same weights found at a new path
             self.catalog.set_json("model", spec.to_json())
             self.catalog.set_meta("dim", str(encoder.dim))

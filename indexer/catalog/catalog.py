@@ -609,6 +609,11 @@ class Catalog:
         ids.sort()
         return ids, self.vectors[collection].read(ids, dim)
 
+    def prefer_precision(self, precision: str) -> None:
+        """How vector files started from now on store values ("float32" or "float16"); a file keeps its own."""
+        for store in self.vectors.values():
+            store.prefer_value_bytes(2 if precision == "float16" else 4)
+
     def versions_since(self, collection: Collection, version: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids, versions) of the vectors written after `version`, by id."""
         sql = f"SELECT id, version FROM {VECTOR_TABLE_NAMES[collection]} WHERE version > ? ORDER BY id"

@@ -134,6 +134,21 @@ class VectorStore:
 
     # -- writing ------------------------------------------------------------------------------
 
+    def prefer_value_bytes(self, value_bytes: int) -> None:
+        """4 (float32) or 2 (float16) for a file this store starts; a file already there keeps its own."""
+        if value_bytes not in DTYPES:
+            raise ValueError(f"value_bytes must be 4 (float32) or 2 (float16), not {value_bytes}")
+        self._new_value_bytes = value_bytes
+
+    @property
+    def precision(self) -> str:
+        """What the file holds: "float32", "float16", or "" before there is one."""
+        with self._lock:
+            self._follow_replacement()
+            if not self.dim:
+                self._remap()
+            return {4: "float32", 2: "float16"}[self.dtype.itemsize] if self.dim else ""
+
     def write(self, ids: np.ndarray | list[int], vectors: np.ndarray) -> None:
         """Write rows (not yet durable: `flush` before the catalog commits them)."""
         if self.readonly:

@@ -10,6 +10,7 @@ import pytest
 
 from indexer.catalog import Catalog, MediaRecord
 from indexer.catalog.vector_store import HEADER_BYTES, VectorStore, VectorStoreDamaged, store_folder
+from tests.conftest import Cli, make_photo_folder
 
 
 def record(path: str) -> MediaRecord:
@@ -113,3 +114,30 @@ def test_a_lost_vector_file_is_a_clear_error_not_garbage(tmp_path: Path) -> None
     with pytest.raises(VectorStoreDamaged, match="--reindex"):
         reader.fetch_vectors("media", ids, 8)
     reader.close()
+
+
+def test_float16_halves_the_file_and_keeps_scores_within_a_thousandth(tmp_path: Path) -> None:
+    catalog = Catalog(tmp_path / "catalog.sqlite", readonly=False)
+    catalog.prefer_precision("float16")
+    vectors = unit(200, 512, 12)
+    ids = catalog.write_media([record(f"/p/{i}.jpg") for i in range(200)], list(vectors))
+    store = catalog.vectors["media"]
+    assert store.precision == "float16" and store.disk_bytes() == HEADER_BYTES + (max(ids) + 1) * 512 * 2
+    read = catalog.fetch_vectors("media", ids, 512)[1]
+    assert np.abs(read - vectors).max() < 1e-3 and np.abs(read @ vectors[0] - vectors @ vectors[0]).max() < 1e-3
+    catalog.prefer_precision("float32")  # a file keeps what it started with
+    catalog.write_media([record("/p/more.jpg")], [vectors[0]])
+    assert store.precision == "float16"
+    catalog.close()
+
+
+def test_a_library_indexed_with_float16_vectors_finds_each_photo(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_photo_folder(tmp_path / "photos", 4)
+    monkeypatch.setenv("XMODAL_VECTOR_PRECISION", "float16")
+    cli.index(tmp_path / "photos")
+    assert VectorStore(cli.library / "vectors" / "media.vec", readonly=True).precision == "float16"
+    for photo in sorted((tmp_path / "photos").iterdir()):
+        hit = cli.search_json("--image", str(photo), "-k", "1")[0]
+        assert hit["path"] == str(photo) and hit["score"] == pytest.approx(1.0, abs=2e-3)
