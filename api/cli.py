@@ -28,6 +28,7 @@ from indexer.scan import normalize_roots
 
 if TYPE_CHECKING:
     from training.moments import MomentsReport
+    from training.search_tuning import TuningReport as SearchTuning
 
 Freeze = Literal["image", "text"]
 
@@ -386,6 +387,18 @@ def evaluate_pairs(
         ),
     ] = False,
     runtime: RuntimeOpt = None,
+    tune_search: Annotated[
+        bool,
+        typer.Option(
+            "--tune-search",
+            help="Measure the search stage's recall@10 against exact search with text queries for each nprobe (and"
+            " re-ranking depth, where the index holds codes) on the library, and record the fastest setting that"
+            " reaches --recall-target in its index; searches follow it unless nprobe or rescore_factor are set.",
+        ),
+    ] = False,
+    recall_target: Annotated[
+        float, typer.Option(min=0.5, max=1.0, help="With --tune-search: the recall@10 to reach.")
+    ] = 0.95,
     as_json: JsonOpt = False,
 ) -> None:
     """Recall@1/5/10 and MRR through the engine's search path, next to exact search on the same vectors; with
@@ -405,8 +418,10 @@ def evaluate_pairs(
     from training.pairs import load_pairs
     from training.runtime_choice import compare_runtimes, store_choice
 
-    if pairs is None and queries is None and moments is None:
-        raise InputError("nothing to evaluate", "give --pairs PAIRS, --queries QUERIES or --moments MOMENTS")
+    if pairs is None and queries is None and moments is None and not tune_search:
+        raise InputError(
+            "nothing to evaluate", "give --pairs PAIRS, --queries QUERIES, --moments MOMENTS or --tune-search"
+        )
     document: dict[str, Any] = {}
     calibration = None
     with tempfile.TemporaryDirectory(prefix="xmodal-eval-") as scratch:
@@ -474,6 +489,9 @@ def evaluate_pairs(
         if moments is not None:
             moments_report = evaluate_video_moments(moments, settings, pairs is None and queries is None, scratch)
             document["moments"] = moments_report.to_json()
+        if tune_search:
+            tuned = _tune_search(settings if pairs is not None else load_settings(library=library), recall_target)
+            document["search_tuning"] = tuned.to_json()
     if as_json:
         out.print_json(json.dumps(document))
         return
@@ -492,6 +510,25 @@ def evaluate_pairs(
         print_judged(out, judged_report)
     if moments is not None:
         print_moments(out, moments_report)
+    if tune_search:
+        from api.render import print_tuning
+
+        print_tuning(out, tuned)
+
+
+def _tune_search(settings: Settings, target: float) -> SearchTuning:
+    from searcher.engine import Searcher
+    from training.search_tuning import store_tuning, tune_search
+
+    with Library.open_reader(settings.library) as lib:
+        searcher = Searcher(lib, settings)
+        try:
+            report = tune_search(lib, searcher, target)
+        finally:
+            searcher.close()
+    with Library.open_writer(settings.library, describe_command()) as lib:  # the manifest is the writer's
+        store_tuning(lib, report)
+    return report
 
 
 def evaluate_video_moments(path: Path, settings: Settings, own_library: bool, scratch: str) -> MomentsReport:

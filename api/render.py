@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from training.judged import JudgedReport
     from training.moments import MomentsReport
     from training.runtime_choice import RuntimeComparison
+    from training.search_tuning import TuningReport as SearchTuning
 
 
 def _shown_path(path: str) -> str:
@@ -232,6 +233,27 @@ def print_eval(console: Console, report: EvalReport, as_json: bool) -> None:
             )
     console.print(table)
     console.print(f"index: images {report.index_kind['media']}, texts {report.index_kind['texts']}")
+
+
+def print_tuning(console: Console, report: SearchTuning) -> None:
+    if report.kind == "flat":
+        console.print(f"search tuning: the index is flat ({report.vectors:,} vectors): exact, nothing to tune")
+        return
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("nprobe", "re-ranked per hit", f"recall@{report.k}", "p50 ms", ""):
+        table.add_column(column, justify="right")
+    for row in report.rows:
+        mark = "chosen" if row == report.chosen else ""
+        table.add_row(str(row.nprobe), str(row.rescore_factor), f"{row.recall:.3f}", f"{row.p50_ms:.2f}", mark)
+    console.print(table)
+    chosen = report.chosen
+    assert chosen is not None
+    verdict = "reaches" if report.reached else "does not reach (the best there is)"
+    console.print(
+        f"search tuning: {report.kind}, {report.nlist} lists, {report.vectors:,} vectors, {report.queries} text "
+        f"queries ({report.source}): nprobe {chosen.nprobe}, {chosen.rescore_factor} re-ranked per hit {verdict} "
+        f"recall@{report.k} {report.target:.2f}; recorded in the index, searches follow it"
+    )
 
 
 def print_moments(console: Console, report: MomentsReport) -> None:

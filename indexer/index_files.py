@@ -28,6 +28,9 @@ class Manifest:
     dim: int
     count: int
     shape: AnnShape
+    # nprobe and rescore_factor that `xmodal eval --tune-search` chose for this training of the index, with the
+    # recall it measured; kept while the index is only folded into, dropped when it is trained anew.
+    tuning: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -83,10 +86,19 @@ class IndexFiles:
         name = f"{self.collection}-{generation:06d}.faiss"
         with atomic_path(self.folder / name) as temporary:
             faiss.write_index(index, str(temporary))
-        manifest = Manifest(generation, name, version, dim, int(index.ntotal), shape)
+        tuning = previous.tuning if previous is not None and previous.shape == shape else None
+        manifest = Manifest(generation, name, version, dim, int(index.ntotal), shape, tuning)
         atomic_write_text(self.manifest_path, json.dumps(manifest.to_json(), indent=2))
         self._prune(generation)
         return manifest
+
+    def set_tuning(self, tuning: dict[str, Any]) -> None:
+        """Record search parameters measured on the current generation (readers reload on the manifest's change)."""
+        manifest = self.read_manifest()
+        if manifest is None:
+            raise FileNotFoundError(f"{self.manifest_path}: no index generation to tune")
+        manifest.tuning = tuning
+        atomic_write_text(self.manifest_path, json.dumps(manifest.to_json(), indent=2))
 
     def _prune(self, newest: int) -> None:
         for path in self.folder.glob(f"{self.collection}-*.faiss"):

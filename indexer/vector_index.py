@@ -10,7 +10,7 @@ new picture cost 21 s (issue 15), searching a few thousand vectors exactly costs
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import faiss
 import numpy as np
@@ -46,6 +46,7 @@ class VectorIndex:
     shape: ann.AnnShape = field(init=False)
     version: int = field(init=False)
     count: int = field(init=False)  # vectors the index holds
+    tuning: dict[str, Any] | None = field(init=False, default=None)  # see Manifest.tuning
     _index: faiss.Index | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
@@ -53,6 +54,7 @@ class VectorIndex:
         manifest = self.files.read_manifest()
         if manifest is not None and manifest.dim == self.dim:
             self.shape, self.version, self.count = manifest.shape, manifest.version, manifest.count
+            self.tuning = manifest.tuning
         else:
             self.shape, self.version, self.count = ann.AnnShape("flat"), 0, 0
 
@@ -63,6 +65,7 @@ class VectorIndex:
             if loaded is not None and loaded[0].dim == self.dim:
                 manifest, self._index = loaded
                 self.shape, self.version, self.count = manifest.shape, manifest.version, manifest.count
+                self.tuning = manifest.tuning
             else:
                 self._index = ann.build(ann.AnnShape("flat"), self.dim, np.zeros(0, np.int64), np.zeros((0, self.dim)))
                 self.shape, self.version, self.count = ann.AnnShape("flat"), 0, 0

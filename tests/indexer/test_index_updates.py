@@ -176,3 +176,45 @@ def test_a_writer_killed_while_appending_leaves_every_committed_item_with_its_ve
         assert library.vector_index("media").count == len(ids)
         paths = [row.path for row in library.catalog.media_rows(ids.tolist()).values()]
         assert len(set(paths)) == len(paths)  # every item once
+
+
+def clustered_library(path: Path, policy: IndexPolicy) -> np.ndarray:
+    """8,000 picture vectors in 40 clusters, and 80 texts near them: the texts' vectors are the text queries."""
+    rng = np.random.default_rng(9)
+    centers = unit(40, 10)
+    pictures = centers[rng.integers(0, 40, 8_000)] + 0.25 * rng.normal(size=(8_000, DIM)).astype(np.float32)
+    pictures /= np.linalg.norm(pictures, axis=1, keepdims=True)
+    texts = centers[rng.integers(0, 40, 80)] + 0.4 * rng.normal(size=(80, DIM)).astype(np.float32)
+    texts /= np.linalg.norm(texts, axis=1, keepdims=True)
+    library_of(path, pictures, policy)
+    with Library.open_writer(path, "test") as library:
+        entries = [(f"caption {i}", None) for i in range(80)]
+        library.catalog.sync_text_source(
+            "/captions.csv", "csv", 1, 1, entries, {f"caption {i}": texts[i] for i in range(80)}
+        )
+    return pictures
+
+
+def test_eval_tune_search_records_the_cheapest_nprobe_that_reaches_the_target_and_searches_follow_it(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy = IndexPolicy(ivf_threshold=1_000)
+    pictures = clustered_library(cli.library, policy)
+    said = cli("eval", "--tune-search", "--recall-target", "0.9")
+    assert "recorded in the index" in said and "the library's texts" in said
+    with Library.open_reader(cli.library) as library:
+        index = library.vector_index("media", mapped=True)
+        tuning = index.tuning
+        assert tuning is not None and tuning["recall"] >= 0.9 and tuning["queries"] == 80
+        follows = Searcher(library, load_settings(library=cli.library))
+        assert follows.retrieval.search_parameters(index) == (tuning["nprobe"], tuning["rescore_factor"])
+        monkeypatch.setenv("XMODAL_NPROBE", "3")  # set by the user: it stands
+        assert Searcher(library, load_settings(library=cli.library)).retrieval.search_parameters(index)[0] == 3
+    monkeypatch.delenv("XMODAL_NPROBE")
+
+    with Library.open_writer(cli.library, "test") as library:  # a change folded in keeps the training, and the tuning
+        library.catalog.write_media([record("new")], [pictures[0]])
+        library.vector_index("media").update(policy)
+        assert library.vector_index("media").tuning == tuning
+        library.vector_index("media").rebuild(policy)  # trained anew: measured on another index, so dropped
+        assert library.vector_index("media").tuning is None
