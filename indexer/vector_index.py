@@ -9,6 +9,9 @@ new picture cost 21 s (issue 15), searching a few thousand vectors exactly costs
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +24,38 @@ from indexer.index_files import IndexFiles
 
 if TYPE_CHECKING:
     from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+# From this many vectors a retraining runs beside the writer (about a minute at 200k, several at 1M on two cores);
+# below it, within the checkpoint.
+BACKGROUND_FROM = 100_000
+
+
+class Build(threading.Thread):
+    """Trains and fills a new index from a snapshot of the catalog (its ids and version), beside the writer.
+
+    Never raises: an error is logged and leaves `index` None, and the writer builds in the foreground instead."""
+
+    def __init__(
+        self, catalog: Catalog, collection: Collection, dim: int, shape: ann.AnnShape, version: int, ids: np.ndarray
+    ) -> None:
+        super().__init__(name=f"xmodal-index-build-{collection}", daemon=True)
+        self.catalog, self.collection, self.dim = catalog, collection, dim
+        self.shape, self.version, self.ids = shape, version, ids
+        self.index: faiss.Index | None = None
+
+    def run(self) -> None:
+        started = time.monotonic()
+        try:
+            store = self.catalog.vectors[self.collection]
+            self.index = ann.build_from(self.shape, self.dim, self.ids, lambda rows: store.read(self.ids[rows]))
+            log.info("%s index trained beside the writer: %s in %.0f s", self.collection, self.shape,
+                     time.monotonic() - started)  # fmt: skip
+        except Exception:
+            log.exception("training the %s index beside the writer failed; it will be built in the foreground",
+                          self.collection)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -48,6 +83,7 @@ class VectorIndex:
     count: int = field(init=False)  # vectors the index holds
     tuning: dict[str, Any] | None = field(init=False, default=None)  # see Manifest.tuning
     _index: faiss.Index | None = field(init=False, default=None)
+    _building: Build | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         """Reads the manifest only: a writer that checkpoints a small delta never loads a large index."""
@@ -87,22 +123,35 @@ class VectorIndex:
     def delta_ids(self) -> np.ndarray:
         return self.catalog.ids_since(self.collection, self.version)
 
-    def sync(self, policy: IndexPolicy | int) -> bool:
-        """Bring the index up to the catalog (retraining if the library outgrew it); True if it changed."""
+    def sync(self, policy: IndexPolicy | int, *, background: bool = False) -> bool:
+        """Bring the index up to the catalog (retraining if the library outgrew it); True if it changed.
+
+        `background`: a retraining of a large library (BACKGROUND_FROM vectors) runs in a thread while the writer
+        goes on; until it is done this returns False and readers search the old generation and the growing
+        delta. The next call after it is done adopts the new index and folds in what was written meanwhile."""
         if self.mapped:
             raise RuntimeError("a memory-mapped index is for searching only; open it unmapped to change it")
         policy = policy if isinstance(policy, IndexPolicy) else IndexPolicy(policy)
-        index = self.index
         catalog_version = self.catalog.version(self.collection)
         catalog_ids = self.catalog.vector_ids(self.collection)
         wanted = ann.desired_shape(len(catalog_ids), self.shape, policy.ivf_threshold, policy.compress_threshold)
-        if wanted != self.shape:
+        if self._building is not None and not self._building.is_alive():
+            self._adopt(self._building)
+            self._building = None
+        elif wanted != self.shape:
+            if self._building is not None:
+                return False  # still training
+            if background and len(catalog_ids) >= BACKGROUND_FROM:
+                self._building = Build(self.catalog, self.collection, self.dim, wanted, catalog_version, catalog_ids)
+                self._building.start()
+                return False
             store = self.catalog.vectors[self.collection]
             self._index = ann.build_from(wanted, self.dim, catalog_ids, lambda rows: store.read(catalog_ids[rows]))
             self.shape, self.version, self.count = wanted, catalog_version, len(catalog_ids)
             return True
         if catalog_version == self.version:
             return False
+        index = self.index
         changed_ids, changed_vectors = self.delta()
         gone = np.setdiff1d(ann.index_ids(index), catalog_ids, assume_unique=True)
         ann.remove(index, np.union1d(gone, changed_ids))
@@ -110,13 +159,32 @@ class VectorIndex:
         self.version, self.count = catalog_version, int(index.ntotal)
         return True
 
-    def update(self, policy: IndexPolicy | int) -> None:
+    def _adopt(self, build: Build) -> None:
+        if build.index is None:  # the thread logged why; the writer builds it in the foreground instead
+            store = self.catalog.vectors[self.collection]
+            ids = build.ids
+            build.index = ann.build_from(build.shape, self.dim, ids, lambda rows: store.read(ids[rows]))
+        self._index = build.index
+        self.shape, self.version, self.count = build.shape, build.version, int(build.index.ntotal)
+
+    def finish(self, policy: IndexPolicy) -> None:
+        """Wait for a background training, then bring the index up to the catalog and write it."""
+        if self._building is not None:
+            self._building.join()
+        self.update(policy)
+
+    @property
+    def building(self) -> bool:
+        return self._building is not None and self._building.is_alive()
+
+    def update(self, policy: IndexPolicy | int, *, background: bool = False) -> None:
         """Sync with the catalog and write a new generation if anything changed (or none was ever written), unless
         the delta is small beside a large index: readers search it exactly until a later checkpoint folds it in."""
         policy = policy if isinstance(policy, IndexPolicy) else IndexPolicy(policy)
-        if self.files.manifest_path.exists() and self._delta_can_wait(policy):
+        trained = self._building is not None and not self._building.is_alive()
+        if not trained and self.files.manifest_path.exists() and self._delta_can_wait(policy):
             return
-        if self.sync(policy) or not self.files.manifest_path.exists():
+        if self.sync(policy, background=background) or not self.files.manifest_path.exists():
             self.save()
 
     def rebuild(self, policy: IndexPolicy) -> None:
@@ -131,8 +199,10 @@ class VectorIndex:
         self.save()
 
     def _delta_can_wait(self, policy: IndexPolicy) -> bool:
-        if self.catalog.version(self.collection) == self.version:
-            return True
+        if self.catalog.version(self.collection) == self.version:  # current: unless the settings want another shape
+            return (
+                ann.desired_shape(self.count, self.shape, policy.ivf_threshold, policy.compress_threshold) == self.shape
+            )
         if not policy.delta_limit or self.count <= 4 * policy.delta_limit:
             return False  # a small index is rewritten in moments: readers get it whole
         n = self.catalog.vector_count(self.collection)

@@ -128,7 +128,9 @@ class IndexRun:
             if self._sampler is not None:
                 self._sampler.close()
             with self.times.measure("checkpoint"):
-                self.writer.checkpoint()
+                if self.writer.building() and not self.report.interrupted:
+                    log.info("waiting for the search index's training to finish")
+                self.writer.checkpoint(final=not self.report.interrupted)
         self.report.seconds = time.monotonic() - started
         log.info("stage seconds: %s", self.times.describe())
         return self.report

@@ -45,9 +45,17 @@ class LibraryWriter:
     def checkpoint_due(self) -> bool:
         return time.monotonic() - self._last_checkpoint >= self.checkpoint_seconds
 
-    def checkpoint(self) -> None:
-        """Fold what the catalog holds beyond each index into it, and write a new generation if anything changed."""
+    def checkpoint(self, *, final: bool = False) -> None:
+        """Fold what the catalog holds beyond each index into it, and write a new generation if anything changed.
+        A retraining of a large index runs beside the run (readers keep the old one); the `final` checkpoint
+        waits for it."""
         with interrupts_held():
             for vector_index in self.indexes:
-                vector_index.update(self.policy)
+                if final:
+                    vector_index.finish(self.policy)
+                else:
+                    vector_index.update(self.policy, background=True)
         self._last_checkpoint = time.monotonic()
+
+    def building(self) -> bool:
+        return any(vector_index.building for vector_index in self.indexes)

@@ -218,3 +218,69 @@ def test_eval_tune_search_records_the_cheapest_nprobe_that_reaches_the_target_an
         assert library.vector_index("media").tuning == tuning
         library.vector_index("media").rebuild(policy)  # trained anew: measured on another index, so dropped
         assert library.vector_index("media").tuning is None
+
+
+def test_a_large_retraining_runs_beside_the_writer_and_takes_in_what_was_written_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("indexer.vector_index.BACKGROUND_FROM", 1_000)
+    path = tmp_path / "lib"
+    vectors = unit(3_000, 11)
+    library_of(path, vectors, IndexPolicy(ivf_threshold=100_000))  # flat
+    grown = IndexPolicy(ivf_threshold=2_000)
+    with Library.open_writer(path, "test") as library:
+        index = library.vector_index("media")
+        index.update(grown, background=True)  # starts the training, returns at once
+        assert index.shape.kind == "flat" and generation(path) == 1
+        late = unit(5, 12)
+        library.catalog.write_media([record(f"late-{i}") for i in range(5)], list(late))  # written meanwhile
+        assert top(path, late[3])[0][0] == "/photos/late-3.jpg"  # readers: the old index and the delta
+        index.finish(grown)
+        assert index.shape.kind == "ivf" and index.count == 3_005 and index.is_current()
+    assert generation(path) == 2
+    assert top(path, late[3])[0][0] == "/photos/late-3.jpg" and top(path, vectors[9])[0][0] == "/photos/00009.jpg"
+
+
+REBUILD = r"""
+import sys, time, numpy as np
+import indexer.vector_index as vector_index
+from indexer.catalog import MediaRecord
+from indexer.library import Library
+from indexer.vector_index import IndexPolicy
+path = __import__("pathlib").Path(sys.argv[1])
+rng = np.random.default_rng(1)
+vectors = rng.normal(size=(40_000, 32)).astype(np.float32)
+vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+with Library.open_writer(path, "rebuilder") as library:
+    library.catalog.set_meta("dim", "32")
+    records = [MediaRecord(f"/photos/{i}.jpg", 1, 1, f"h{i}", "ok") for i in range(40_000)]
+    library.catalog.write_media(records, list(vectors))
+    library.vector_index("media").update(IndexPolicy(ivf_threshold=10**6))  # flat, written
+    vector_index.BACKGROUND_FROM = 1_000
+    index = library.vector_index("media")
+    index.update(IndexPolicy(ivf_threshold=1_000), background=True)
+    print("building", flush=True)
+    while True:
+        library.catalog.write_media([MediaRecord(f"/photos/more-{time.time_ns()}.jpg", 1, 1, "m", "ok")], [vectors[0]])
+"""
+
+
+def test_a_writer_killed_during_a_background_retraining_leaves_a_library_that_opens_and_holds_each_item_once(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "lib"
+    child = subprocess.Popen([sys.executable, "-c", REBUILD, str(path)], stdout=subprocess.PIPE, text=True,
+                             cwd=Path(__file__).parent.parent.parent)  # fmt: skip
+    assert child.stdout is not None and child.stdout.readline().strip() == "building"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert generation(path) == 1  # the flat generation stands
+    assert top(path, unit(1, 13)[0])  # and answers
+    with Library.open_writer(path, "test") as library:
+        index = library.vector_index("media")
+        assert index.shape.kind == "flat"
+        index.update(IndexPolicy(ivf_threshold=1_000))  # trained now, in the foreground
+        ids = library.catalog.vector_ids("media")
+        assert index.shape.kind == "ivf" and index.count == len(ids) >= 40_000
+        paths = [row.path for row in library.catalog.media_rows(ids.tolist()).values()]
+        assert len(set(paths)) == len(paths)
