@@ -44,8 +44,11 @@ def build_catalog(path: Path, n: int) -> float:
     from indexer.library import Library
 
     started = time.perf_counter()
+    from core.settings import load_settings
+
     with Library.open_writer(path, "bench") as library:
         library.catalog.set_meta("dim", str(DIM))
+        library.catalog.prefer_precision(load_settings().vector_precision)
         for start in range(0, n, CHUNK):
             count = min(CHUNK, n - start)
             records = [
@@ -125,12 +128,37 @@ def exact_top(path_vectors: Path, queries: np.ndarray, n: int, k: int) -> list[s
     return [set(ids.tolist()) for ids in best]
 
 
+def shutil_rmtree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def disk(path: Path) -> dict[str, int]:
     def size(folder: Path) -> int:
         return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.exists() else 0
 
     catalog = sum(p.stat().st_size for p in path.glob("catalog.sqlite*"))
     return {"catalog": catalog, "vectors": size(path / "vectors"), "index": size(path / "index")}
+
+
+def float16_copy(path: Path, copy: Path) -> None:
+    """The same library with its vectors stored as float16 (the index files and catalog copied as they are)."""
+    import shutil
+
+    from indexer.catalog.vector_store import VectorStore
+
+    shutil.copytree(path, copy, ignore=shutil.ignore_patterns("media.vec", "writer.lock"))
+    source = VectorStore(path / "vectors" / "media.vec", readonly=True)
+    target = VectorStore(copy / "vectors" / "media.vec", readonly=False, value_bytes=2)
+    rows = (path / "vectors" / "media.vec").stat().st_size
+    total = (rows - 4096) // (DIM * 4)
+    for start in range(1, total, 100_000):
+        ids = np.arange(start, min(total, start + 100_000))
+        target.write(ids, source.read(ids, DIM))
+    target.flush()
+    source.close()
+    target.close()
 
 
 def one_new_item(path: Path, n: int) -> tuple[float, float, float]:
@@ -169,6 +197,7 @@ def main() -> None:
     parser.add_argument("-k", type=int, default=10)
     parser.add_argument("--library", type=Path, help="build here and keep it (default: a temporary folder)")
     parser.add_argument("--load", action="store_true", help="time the queries again with both cores busy")
+    parser.add_argument("--float16", action="store_true", help="also search a float16 copy of the vector files")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     from core.settings import load_settings
@@ -210,6 +239,20 @@ def main() -> None:
                 loaded = searcher_run(path, queries, args.k)
             loaded_times = loaded["times"]  # type: ignore[assignment]
         sizes = disk(path)
+        half = ""
+        if args.float16:
+            copy = Path(tmp) / "float16"
+            float16_copy(path, copy)
+            halved = searcher_run(copy, queries, args.k)
+            found16 = halved["found"]
+            assert isinstance(found16, list)
+            recall16 = float(np.mean([len(t & set(f)) / args.k for t, f in zip(truth, found16, strict=True)]))
+            times16: list[float] = halved["times"]  # type: ignore[assignment]
+            half = (
+                f"| the same with float16 vector files: recall@{args.k} / p50 / vector files | {recall16:.3f} / "
+                f"{percentile(times16, 50):.2f} ms / {disk(copy)['vectors'] / 2**30:.2f} GiB |"
+            )
+            shutil_rmtree(copy)
         opened, written, seen = one_new_item(path, n)
         lines = [
             f"| items | {n:,} |",
@@ -223,6 +266,7 @@ def main() -> None:
             f"| recall@{args.k} vs exact | {recall:.3f} |",
             f"| word-match stage: 'img' (in every name) / '0000421' (in one) / both / 'zebra' (in none) | {' / '.join(f'{ms:.1f}' for ms in run['word_ms'])} ms |",  # type: ignore[attr-defined]
             f"| disk: catalog / vectors / index | {sizes['catalog'] / 2**30:.2f} / {sizes['vectors'] / 2**30:.2f} / {sizes['index'] / 2**30:.2f} GiB (total {sum(sizes.values()) / 2**30:.2f}) |",
+            *([half] if half else []),
             f"| one new item: writer opened / written + checkpoint / a reader finds it | {opened:.2f} / {written:.2f} / {seen:.2f} s |",
         ]  # fmt: skip
         body = f"""## million

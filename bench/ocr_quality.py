@@ -348,7 +348,13 @@ def main() -> None:
     parser.add_argument("--more", action="store_true", help="also each experiment alone, and Sauvola")
     parser.add_argument("--load", action="store_true", help="measure cost again with both cores kept busy")
     parser.add_argument("--write", action="store_true", help="write the section into bench/RESULTS.md")
+    parser.add_argument("--search", type=Path, metavar="SET",
+                        help="only the search measure, on a set `python -m data.text_pictures` made "
+                        "(XMODAL_OCR__SECOND_LOOK=false and the like apply)")  # fmt: skip
     args = parser.parse_args()
+    if args.search is not None:
+        print(table(["queries", "top hit is the picture"], (search_measure(args.search) or {}).items()))
+        return
     tesseract = find_tesseract(LANGUAGES)
     if not tesseract.available:
         raise SystemExit(f"needs Tesseract: {tesseract.problem}")
