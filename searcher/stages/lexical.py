@@ -70,6 +70,11 @@ def _without_stop_words(words: list[str]) -> tuple[str, ...]:
     return meaningful or tuple(words)
 
 
+def common_cap(total: int) -> int:
+    """A count that, reached, makes a word common (useful_words): counting further changes nothing."""
+    return int(max(1, COMMON_SHARE * total)) + 1
+
+
 def useful_words(total: int, frequencies: dict[str, int], words: Sequence[str]) -> list[str]:
     """The words that can rank in a table: present, and not in most of its documents."""
     return [word for word in words if frequencies.get(word) and frequencies[word] <= max(1, COMMON_SHARE * total)]
@@ -88,7 +93,8 @@ def lexical_matches(catalog: Catalog, words: Words, limit: int, exclude_sources:
     excluded: set[int] = set()
     with catalog.connection() as conn:
         for table in TABLES:
-            total, frequencies = fts.document_frequencies(conn, table, words.include)
+            total = fts.document_count(conn, table)
+            _, frequencies = fts.document_frequencies(conn, table, words.include, cap=common_cap(total))
             useful = useful_words(total, frequencies, words.include)
             if not useful:
                 continue
@@ -96,8 +102,8 @@ def lexical_matches(catalog: Catalog, words: Words, limit: int, exclude_sources:
             for item, score in fts.match(conn, table, fts.any_of(useful, table), depth, exclude_sources):
                 scores[item] = max(scores.get(item, 0.0), score)
             if all(frequencies.get(word) for word in words.include):  # as deep as the match: all are judged
-                whole = fts.match(conn, table, fts.all_of(list(words.include), table), depth, exclude_sources)
-                complete.update(item for item, _ in whole)
+                common = [word for word in words.include if word not in useful]
+                complete.update(fts.holding_all(conn, table, useful, common, depth, exclude_sources))
         if words.exclude and scores:
             for table in TABLES:
                 negative = fts.any_of(words.exclude, table)

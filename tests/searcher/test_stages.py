@@ -252,6 +252,17 @@ def test_document_frequencies_count_every_document_of_the_full_text_tables(named
         assert fts.document_frequencies(conn, "names", ["beach"]) == (6, {"beach": 2})
 
 
+def test_a_word_in_most_names_still_counts_toward_holding_every_word(tmp_path: Path) -> None:
+    """'img' is in most names: it ranks nothing, and is checked only on what the rare word found."""
+    catalog = Catalog(tmp_path / "catalog.sqlite", readonly=False)
+    names = ["IMG_beach.jpg", "beach.jpg", "IMG_1.jpg", "IMG_2.jpg", "IMG_3.jpg", "IMG_4.jpg"]
+    records = [MediaRecord(f"/photos/{name}", 1, 1, f"hash{i}", "ok") for i, name in enumerate(names)]
+    ids = catalog.write_media(records, [np.eye(4, dtype=np.float32)[i % 4] for i in range(len(records))])
+    matches = lexical_matches(catalog, Words(("img", "beach"), ()), 10)
+    assert sorted(matches.ids.tolist()) == sorted([ids[0], ids[1]])  # found by the rare word
+    assert dict(zip(matches.ids.tolist(), matches.all_words.tolist(), strict=True)) == {ids[0]: True, ids[1]: False}
+
+
 def test_lexical_matches_rank_names_and_leave_out_subtracted_words(named: Catalog) -> None:
     assert lexical_matches(named, Words(("img", "2041"), ()), 10).ids.tolist() == [2]
     beach = lexical_matches(named, Words(("beach",), ()), 10)
