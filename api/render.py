@@ -240,18 +240,21 @@ def print_tuning(console: Console, report: SearchTuning) -> None:
         console.print(f"search tuning: the index is flat ({report.vectors:,} vectors): exact, nothing to tune")
         return
     table = Table(show_edge=False, pad_edge=False)
-    for column in ("nprobe", "re-ranked per hit", f"recall@{report.k}", "p50 ms", ""):
+    compressed = report.kind == "ivfpq"
+    for column in ("nprobe", "re-ranked" if compressed else "per hit", f"recall@{report.k}", "p50 ms", ""):
         table.add_column(column, justify="right")
     for row in report.rows:
         mark = "chosen" if row == report.chosen else ""
-        table.add_row(str(row.nprobe), str(row.rescore_factor), f"{row.recall:.3f}", f"{row.p50_ms:.2f}", mark)
+        depth = row.rerank_candidates if compressed else row.rescore_factor
+        table.add_row(str(row.nprobe), str(depth), f"{row.recall:.3f}", f"{row.p50_ms:.2f}", mark)
     console.print(table)
     chosen = report.chosen
     assert chosen is not None
     verdict = "reaches" if report.reached else "does not reach (the best there is)"
     console.print(
         f"search tuning: {report.kind}, {report.nlist} lists, {report.vectors:,} vectors, {report.queries} text "
-        f"queries ({report.source}): nprobe {chosen.nprobe}, {chosen.rescore_factor} re-ranked per hit {verdict} "
+        f"queries ({report.source}): nprobe {chosen.nprobe}"
+        f"{f', {chosen.rerank_candidates} re-ranked' if compressed else ''} {verdict} "
         f"recall@{report.k} {report.target:.2f}; recorded in the index, searches follow it"
     )
 

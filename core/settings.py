@@ -154,6 +154,12 @@ class Settings(BaseSettings):
         description="Vectors at which the IVF index keeps 64-byte codes (IVF-PQ) instead of whole vectors, and"
         " searches re-rank its candidates from the vector store: 2 GB of memory at 1M items becomes about 80 MB.",
     )
+    rerank_candidates: int = Field(
+        default=256,
+        ge=1,
+        description="Candidates a compressed (IVF-PQ) index hands to re-ranking from the vector store, at least:"
+        " its codes order text queries' neighbours loosely (recall@10 0.86 with 40, 0.999 with 250 at nprobe 32).",
+    )
     delta_limit: int = Field(
         default=10_000,
         ge=0,

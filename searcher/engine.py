@@ -55,7 +55,13 @@ class Searcher:
         models = models or shared_models()
         self._encoder: QueryModel | None = None
         chosen = {"nprobe", "rescore_factor"} & settings.model_fields_set  # set by the user: they stand
-        self.retrieval = VectorRetrieval(library, settings.nprobe, settings.rescore_factor, follow_tuning=not chosen)
+        self.retrieval = VectorRetrieval(
+            library,
+            settings.nprobe,
+            settings.rescore_factor,
+            rerank_candidates=settings.rerank_candidates,
+            follow_tuning=not chosen,
+        )
         self.queries = QueryEncoder(self.encoder, self._stored_image_vector, settings.max_image_pixels)
         self.rerankers = Rerankers(library.path, library.catalog, settings.device, settings.max_image_pixels, models)
         self.stages = pipeline.stages(library.catalog, self.retrieval, self.rerankers)

@@ -64,12 +64,22 @@ class LiveIndex:
 class VectorRetrieval:
     """Ids, exact scores and stored vectors of the items nearest a query vector."""
 
-    def __init__(self, library: Library, nprobe: int, rescore_factor: int, *, follow_tuning: bool = False) -> None:
-        """`follow_tuning`: where the index carries values `xmodal eval --tune-search` measured for it, they
+    def __init__(
+        self,
+        library: Library,
+        nprobe: int,
+        rescore_factor: int,
+        *,
+        rerank_candidates: int = 256,
+        follow_tuning: bool = False,
+    ) -> None:
+        """`rerank_candidates`: the least a compressed index hands to re-ranking (settings.rerank_candidates).
+        `follow_tuning`: where the index carries values `xmodal eval --tune-search` measured for it, they
         replace these defaults (the engine says so for each value the user did not set)."""
         self.library = library
         self.nprobe = nprobe
         self.rescore_factor = rescore_factor
+        self.rerank_candidates = rerank_candidates
         self.follow_tuning = follow_tuning
         self.indexes = {collection: LiveIndex(library, collection) for collection in ("media", "texts")}
 
@@ -98,8 +108,10 @@ class VectorRetrieval:
         query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
         if allowed is not None and len(allowed) <= EXACT_FILTER_LIMIT:
             return self._rescored(query[0], collection, _without(allowed, exclude), wanted)  # narrow: all, exactly
-        nprobe, rescore_factor = self.search_parameters(index)
+        nprobe, rescore_factor, rerank_candidates = self.search_parameters(index)
         fetch = (wanted + (exclude is not None)) * rescore_factor
+        if not index.exact_scores:
+            fetch = max(fetch, rerank_candidates)
         ann_scores, ann_ids = ann.search(index.index, query, fetch, nprobe, allowed)
         found, scores = ann_ids[0], ann_scores[0]
         # Written since the index: absent from it, or there with a stale vector; scored here, exactly.
@@ -126,12 +138,17 @@ class VectorRetrieval:
             index.dim,
         )
 
-    def search_parameters(self, index: VectorIndex) -> tuple[int, int]:
-        """(nprobe, rescore factor) for this index: the tuned ones where it has them and they are followed."""
+    def search_parameters(self, index: VectorIndex) -> tuple[int, int, int]:
+        """(nprobe, rescore factor, least candidates re-ranked) for this index: the tuned ones where it has them
+        and they are followed."""
         tuning = index.tuning if self.follow_tuning else None
         if not tuning:
-            return self.nprobe, self.rescore_factor
-        return int(tuning.get("nprobe", self.nprobe)), int(tuning.get("rescore_factor", self.rescore_factor))
+            return self.nprobe, self.rescore_factor, self.rerank_candidates
+        return (
+            int(tuning.get("nprobe", self.nprobe)),
+            int(tuning.get("rescore_factor", self.rescore_factor)),
+            int(tuning.get("rerank_candidates", self.rerank_candidates)),
+        )
 
     def _rescored(self, query: np.ndarray, collection: Collection, candidates: np.ndarray, wanted: int) -> Candidates:
         """Every candidate scored from its stored vector (those the catalog no longer holds drop out)."""

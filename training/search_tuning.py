@@ -24,7 +24,7 @@ from searcher.engine import Searcher
 from searcher.retrieval import VectorRetrieval
 
 NPROBES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
-COMPRESSED_FACTORS = (4, 8, 16, 32)  # candidates per wanted hit re-ranked from the vector store
+RERANK_DEPTHS = (64, 128, 256, 512, 1024)  # candidates a compressed index hands to re-ranking
 MIN_OWN_TEXTS = 50
 EXACT_CHUNK = 100_000
 
@@ -49,6 +49,7 @@ EVERYDAY_QUERIES = (
 class TuningRow:
     nprobe: int
     rescore_factor: int
+    rerank_candidates: int
     recall: float
     p50_ms: float
 
@@ -114,10 +115,11 @@ def tune_search(
     if index.shape.kind == "flat" or not len(queries):
         return report  # exact already: nothing to choose
     truth = exact_top(library, queries, k)
-    factors = COMPRESSED_FACTORS if not index.exact_scores else (searcher.settings.rescore_factor,)
-    for factor in factors:
+    factor = searcher.settings.rescore_factor
+    depths = RERANK_DEPTHS if not index.exact_scores else (searcher.settings.rerank_candidates,)
+    for depth in depths:
         for nprobe in (n for n in NPROBES if n <= index.shape.nlist):
-            retrieval = VectorRetrieval(library, nprobe, factor)
+            retrieval = VectorRetrieval(library, nprobe, factor, rerank_candidates=depth)
             retrieval.nearest(queries[0], "media", k)  # loaded
             times, recalls = [], []
             for query, exact in zip(queries, truth, strict=True):
@@ -125,7 +127,7 @@ def tune_search(
                 found = retrieval.nearest(query, "media", k).ids
                 times.append((time.perf_counter() - started) * 1000)
                 recalls.append(len(exact & set(found.tolist())) / k)
-            report.rows.append(TuningRow(nprobe, factor, float(np.mean(recalls)), float(np.median(times))))
+            report.rows.append(TuningRow(nprobe, factor, depth, float(np.mean(recalls)), float(np.median(times))))
             if report.rows[-1].recall >= min(1.0, target + 0.02):
                 break  # more lists cost more and cannot add much
     good = [row for row in report.rows if row.recall >= target]
@@ -146,6 +148,7 @@ def store_tuning(library: Library, report: TuningReport) -> None:
         {
             "nprobe": report.chosen.nprobe,
             "rescore_factor": report.chosen.rescore_factor,
+            "rerank_candidates": report.chosen.rerank_candidates,
             "recall": round(report.chosen.recall, 4),
             "target": report.target,
             "k": report.k,
