@@ -15,6 +15,7 @@ import pytest
 
 from core.options import Paging
 from core.settings import load_settings
+from indexer import ann
 from indexer.catalog import MediaRecord
 from indexer.library import Library
 from indexer.vector_index import IndexPolicy
@@ -141,6 +142,7 @@ def test_xmodal_index_rebuild_index_says_what_it_built(cli: Cli, tmp_path: Path)
 
 APPEND = r"""
 import sys, numpy as np
+from indexer import ann
 from indexer.catalog import MediaRecord
 from indexer.library import Library
 path = sys.argv[1]
@@ -244,6 +246,7 @@ def test_a_large_retraining_runs_beside_the_writer_and_takes_in_what_was_written
 REBUILD = r"""
 import sys, time, numpy as np
 import indexer.vector_index as vector_index
+from indexer import ann
 from indexer.catalog import MediaRecord
 from indexer.library import Library
 from indexer.vector_index import IndexPolicy
@@ -284,3 +287,47 @@ def test_a_writer_killed_during_a_background_retraining_leaves_a_library_that_op
         assert index.shape.kind == "ivf" and index.count == len(ids) >= 40_000
         paths = [row.path for row in library.catalog.media_rows(ids.tolist()).values()]
         assert len(set(paths)) == len(paths)
+
+
+MERGE = r"""
+import sys, numpy as np
+from indexer import ann
+from indexer.catalog import MediaRecord
+from indexer.library import Library
+from indexer.vector_index import IndexPolicy
+path = __import__("pathlib").Path(sys.argv[1])
+rng = np.random.default_rng(2)
+with Library.open_writer(path, "merger") as library:
+    library.catalog.set_meta("dim", "32")
+    index = library.vector_index("media")
+    for batch in range(1_000_000):
+        vectors = rng.normal(size=(2_000, 32)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        records = [MediaRecord(f"/photos/{batch}-{i}.jpg", 1, 1, f"h{batch}-{i}", "ok") for i in range(2_000)]
+        library.catalog.write_media(records, list(vectors))
+        index.update(IndexPolicy(ivf_threshold=10**6))  # folded in and written: a merge after every batch
+        print(batch, flush=True)
+"""
+
+
+def test_a_writer_killed_while_merging_leaves_an_index_that_opens_and_every_item_once(tmp_path: Path) -> None:
+    path = tmp_path / "lib"
+    child = subprocess.Popen([sys.executable, "-c", MERGE, str(path)], stdout=subprocess.PIPE, text=True,
+                             cwd=Path(__file__).parent.parent.parent)  # fmt: skip
+    assert child.stdout is not None
+    while int(child.stdout.readline() or -1) < 15:  # 16 merges done: the index file is some MB by now
+        pass
+    time.sleep(0.05)  # somewhere inside the next batch's write or merge
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    with Library.open_reader(path) as library:  # whichever generation the manifest names opens whole
+        index = library.vector_index("media", mapped=True)
+        assert index.index.ntotal == index.count >= 16 * 2_000
+    with Library.open_writer(path, "test") as library:
+        index = library.vector_index("media")
+        index.update(IndexPolicy(ivf_threshold=10**6))
+        ids = library.catalog.vector_ids("media")
+        assert index.count == len(ids) and len(ids) % 2_000 == 0
+        assert np.array_equal(np.sort(ann.index_ids(index.index)), np.sort(ids))  # each item once, none missing
+    leftovers = [p.name for p in (path / "index").iterdir() if p.suffix == ".tmp" or p.name.startswith(".")]
+    assert not leftovers  # a half-written generation is swept by the next writer
