@@ -163,8 +163,12 @@ def print_stats(console: Console, stats: dict[str, Any], as_json: bool) -> None:
     elif encoded_by:
         table.add_row("pictures", f"encoded through {encoded_by[0]}")
     for name, info in stats["indexes"].items():
-        desc = f"{info['kind']}" + (f" nlist={info['nlist']}" if info["kind"] == "ivf" else "")
-        desc += f", {info['count']} vectors" + ("" if info["current"] else " (catching up with the catalog)")
+        desc = f"{info['kind']}" + (f" nlist={info['nlist']}" if info["kind"] in ("ivf", "ivfpq") else "")
+        desc += f", {info['count']} vectors"
+        if not info["current"]:
+            desc += f", {info.get('delta', 0)} more searched beside it" if info.get("delta") else " (catching up)"
+        if info.get("vector_bytes"):
+            desc += f"; vector file {info['vector_bytes'] / 2**20:.1f} MiB, {info.get('precision')}"
         table.add_row(f"index:{name}", desc)
     queries = stats.get("queries")
     if queries:

@@ -197,10 +197,16 @@ class MediaOut(BaseModel):
 
 
 class IndexOut(BaseModel):
-    kind: str = Field(description="flat (exact) or ivf, as the newest index generation on disk was built.")
+    kind: str = Field(
+        description="flat (exact), ivf or ivfpq (compressed codes, re-ranked from the stored vectors), as the "
+        "newest index generation on disk was built."
+    )
     nlist: int | None
     count: int = Field(description="Vectors in that generation.")
     current: bool = Field(description="False while items committed since are searched exactly beside it.")
+    delta: int = Field(default=0, description="Vectors written since that generation, searched exactly beside it.")
+    vector_bytes: int = Field(default=0, description="Size of the collection's vector file.")
+    precision: str = Field(default="", description="float32 or float16: how the vector file stores values.")
 
 
 class FailureOut(BaseModel):

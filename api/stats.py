@@ -91,17 +91,22 @@ def library_bytes(library: Library) -> int:
 
 
 def index_stats(library: Library, collection: Collection, dim: int | None) -> dict[str, Any]:
-    """The newest index generation as its manifest describes it; none yet reads as an empty flat index,
-    which is what a searcher loads then."""
+    """The newest index generation as its manifest describes it, and what lies beside it; none yet reads as an
+    empty flat index, which is what a searcher loads then."""
     manifest = library.index_files(collection).read_manifest()
     current_version = library.catalog.version(collection)
+    store = library.catalog.vectors[collection]
+    files = {"vector_bytes": store.disk_bytes(), "precision": store.precision}
     if manifest is None or manifest.dim != dim:
-        return {"kind": "flat", "nlist": 0, "count": 0, "current": current_version == 0}
+        delta = len(library.catalog.ids_since(collection, 0))
+        return {"kind": "flat", "nlist": 0, "count": 0, "current": current_version == 0, "delta": delta, **files}
     return {
         "kind": manifest.shape.kind,
         "nlist": manifest.shape.nlist,
         "count": manifest.count,
         "current": manifest.version == current_version,
+        "delta": len(library.catalog.ids_since(collection, manifest.version)),
+        **files,
     }
 
 

@@ -43,6 +43,11 @@ def every_file_but_thumbnails(library: Path) -> int:
     return total
 
 
+def library_dim(path: Path) -> int:
+    with Library.open_reader(path) as library:
+        return library.dim()
+
+
 def test_indexes_are_described_without_loading_them(served: ServedLibrary, monkeypatch: pytest.MonkeyPatch) -> None:
     def no_index_reads(*_args: object) -> None:
         raise AssertionError("stats read an index file")
@@ -51,7 +56,11 @@ def test_indexes_are_described_without_loading_them(served: ServedLibrary, monke
     with Library.open_reader(served.library) as library:
         stats = library_stats(library, FolderSizes(max_age=0))
     assert (stats["images"], stats["failed"]) == (62, 1)
-    assert stats["indexes"]["media"] == {"kind": "flat", "nlist": 0, "count": 62, "current": True}
+    media = stats["indexes"]["media"]
+    assert {key: media[key] for key in ("kind", "nlist", "count", "current", "delta", "precision")} == {
+        "kind": "flat", "nlist": 0, "count": 62, "current": True, "delta": 0, "precision": "float32"
+    }  # fmt: skip
+    assert media["vector_bytes"] >= 62 * library_dim(served.library) * 4
     assert stats["indexes"]["texts"]["count"] == stats["texts"] and stats["indexes"]["texts"]["current"]
     assert [Path(failure["path"]).name for failure in stats["failures"]] == [served.broken.name]
 
@@ -63,6 +72,7 @@ def test_an_index_behind_the_catalog_is_not_current(library_copy: Path) -> None:
     with Library.open_reader(library_copy) as library:
         indexes = library_stats(library, FolderSizes(max_age=0))["indexes"]
     assert indexes["media"]["current"] is False and indexes["texts"]["current"] is True
+    assert indexes["media"]["delta"] > 0  # the last batch's vectors: searched beside the index
 
 
 def test_disk_usage_counts_the_library_and_recounts_thumbnails_only_now_and_then(
