@@ -393,7 +393,8 @@ def evaluate_pairs(
             "--tune-search",
             help="Measure the search stage's recall@10 against exact search with text queries for each nprobe (and"
             " re-ranking depth, where the index holds codes) on the library, and record the fastest setting that"
-            " reaches --recall-target in its index; searches follow it unless nprobe or rescore_factor are set.",
+            " reaches --recall-target in its index; searches follow it unless nprobe, rescore_factor or"
+            " rerank_candidates are set.",
         ),
     ] = False,
     recall_target: Annotated[

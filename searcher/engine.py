@@ -54,7 +54,7 @@ class Searcher:
         self.settings = settings
         models = models or shared_models()
         self._encoder: QueryModel | None = None
-        chosen = {"nprobe", "rescore_factor"} & settings.model_fields_set  # set by the user: they stand
+        chosen = {"nprobe", "rescore_factor", "rerank_candidates"} & settings.model_fields_set  # the user set them
         self.retrieval = VectorRetrieval(
             library,
             settings.nprobe,

@@ -212,7 +212,10 @@ def test_eval_tune_search_records_the_cheapest_nprobe_that_reaches_the_target_an
         assert follows.retrieval.search_parameters(index)[:2] == (tuning["nprobe"], tuning["rescore_factor"])
         monkeypatch.setenv("XMODAL_NPROBE", "3")  # set by the user: it stands
         assert Searcher(library, load_settings(library=cli.library)).retrieval.search_parameters(index)[0] == 3
-    monkeypatch.delenv("XMODAL_NPROBE")
+        monkeypatch.delenv("XMODAL_NPROBE")
+        monkeypatch.setenv("XMODAL_RERANK_CANDIDATES", "300")  # so does any of the three
+        assert Searcher(library, load_settings(library=cli.library)).retrieval.search_parameters(index) == (32, 4, 300)
+    monkeypatch.delenv("XMODAL_RERANK_CANDIDATES")
 
     with Library.open_writer(cli.library, "test") as library:  # a change folded in keeps the training, and the tuning
         library.catalog.write_media([record("new")], [pictures[0]])
