@@ -98,7 +98,7 @@ def index_stats(library: Library, collection: Collection, dim: int | None) -> di
     store = library.catalog.vectors[collection]
     files = {"vector_bytes": store.disk_bytes(), "precision": store.precision}
     if manifest is None or manifest.dim != dim:
-        delta = len(library.catalog.ids_since(collection, 0))
+        delta = library.catalog.vector_count(collection)
         return {"kind": "flat", "nlist": 0, "count": 0, "current": current_version == 0, "delta": delta, **files}
     return {
         "kind": manifest.shape.kind,

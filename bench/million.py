@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,6 +26,7 @@ import numpy as np
 
 from bench._results import machine, percentile, write_section
 from bench.video_index import Busy
+from training.search_tuning import exact_top
 
 DIM = 512
 CHUNK = 20_000
@@ -109,25 +111,6 @@ def searcher_run(path: Path, queries: np.ndarray, k: int) -> dict[str, object]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def exact_top(path_vectors: Path, queries: np.ndarray, n: int, k: int) -> list[set[int]]:
-    """Exact top-k ids (catalog ids start at 1, in write order), computed chunk by chunk."""
-    best = [np.zeros(0, np.int64) for _ in queries]
-    best_scores = [np.zeros(0, np.float32) for _ in queries]
-    from indexer.catalog.vector_store import VectorStore
-
-    store = VectorStore(path_vectors, readonly=True)
-    for start in range(0, n, 100_000):
-        ids = np.arange(start + 1, min(n, start + 100_000) + 1)
-        scores = store.read(ids, DIM) @ queries.T
-        for q in range(len(queries)):
-            pool_ids = np.concatenate([best[q], ids])
-            pool_scores = np.concatenate([best_scores[q], scores[:, q]])
-            top = np.argsort(-pool_scores)[:k]
-            best[q], best_scores[q] = pool_ids[top], pool_scores[top]
-    store.close()
-    return [set(ids.tolist()) for ids in best]
-
-
 def drop_page_cache() -> bool:
     """Empty the kernel's page cache (root only), so that the first run measures reads from the disk."""
     try:
@@ -136,12 +119,6 @@ def drop_page_cache() -> bool:
         return True
     except OSError:
         return False
-
-
-def shutil_rmtree(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def disk(path: Path) -> dict[str, int]:
@@ -154,8 +131,6 @@ def disk(path: Path) -> dict[str, int]:
 
 def float16_copy(path: Path, copy: Path) -> None:
     """The same library with its vectors stored as float16 (the index files and catalog copied as they are)."""
-    import shutil
-
     from indexer.catalog.vector_store import VectorStore
 
     shutil.copytree(path, copy, ignore=shutil.ignore_patterns("media.vec", "writer.lock"))
@@ -240,7 +215,8 @@ def main() -> None:
         cold = searcher_run(path, queries, args.k)  # re-ranking reads vectors from the disk
         cold_times: list[float] = cold["times"]  # type: ignore[assignment]
         run = searcher_run(path, queries, args.k)
-        truth = exact_top(path / "vectors" / "media.vec", queries, n, args.k)
+        with Library.open_reader(path) as library:
+            truth = exact_top(library, queries, args.k)
         found = run["found"]
         assert isinstance(found, list)
         recall = float(np.mean([len(t & set(f)) / args.k for t, f in zip(truth, found, strict=True)]))
@@ -265,7 +241,7 @@ def main() -> None:
                 f"| the same with float16 vector files: recall@{args.k} / p50 / vector files | {recall16:.3f} / "
                 f"{percentile(times16, 50):.2f} ms / {disk(copy)['vectors'] / 2**30:.2f} GiB |"
             )
-            shutil_rmtree(copy)
+            shutil.rmtree(copy, ignore_errors=True)
         opened, written, seen = one_new_item(path, n)
         lines = [
             f"| items | {n:,} |",

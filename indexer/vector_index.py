@@ -20,7 +20,7 @@ import numpy as np
 
 from indexer import ann
 from indexer.catalog import Catalog, Collection
-from indexer.index_files import IndexFiles
+from indexer.index_files import IndexFiles, Manifest
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -31,6 +31,14 @@ log = logging.getLogger(__name__)
 # From this many vectors a retraining runs beside the writer (about a minute at 200k, several at 1M on two cores);
 # below it, within the checkpoint.
 BACKGROUND_FROM = 100_000
+
+
+def build_from_store(
+    catalog: Catalog, collection: Collection, shape: ann.AnnShape, dim: int, ids: np.ndarray
+) -> faiss.Index:
+    """A new index of `shape` over `ids`, its vectors read from the vector store in chunks."""
+    store = catalog.vectors[collection]
+    return ann.build_from(shape, dim, ids, lambda rows: store.read(ids[rows]))
 
 
 class Build(threading.Thread):
@@ -49,8 +57,7 @@ class Build(threading.Thread):
     def run(self) -> None:
         started = time.monotonic()
         try:
-            store = self.catalog.vectors[self.collection]
-            self.index = ann.build_from(self.shape, self.dim, self.ids, lambda rows: store.read(self.ids[rows]))
+            self.index = build_from_store(self.catalog, self.collection, self.shape, self.dim, self.ids)
             log.info("%s index trained beside the writer: %s in %.0f s", self.collection, self.shape,
                      time.monotonic() - started)  # fmt: skip
         except Exception:
@@ -67,8 +74,16 @@ class IndexPolicy:
     delta_limit: int = 0  # changes readers may search beside an index of over 4x this many before a rewrite
 
     @classmethod
-    def of(cls, settings: Settings) -> IndexPolicy:
+    def of(cls, settings: Settings | IndexPolicy | int) -> IndexPolicy:
+        """From the settings; a policy stays itself; a bare number is an IVF threshold."""
+        if isinstance(settings, IndexPolicy):
+            return settings
+        if isinstance(settings, int):
+            return cls(settings)
         return cls(settings.ivf_threshold, settings.compress_threshold, settings.delta_limit)
+
+    def shape_for(self, n: int, current: ann.AnnShape | None) -> ann.AnnShape:
+        return ann.desired_shape(n, current, self.ivf_threshold, self.compress_threshold)
 
 
 @dataclass
@@ -87,7 +102,10 @@ class VectorIndex:
 
     def __post_init__(self) -> None:
         """Reads the manifest only: a writer that checkpoints a small delta never loads a large index."""
-        manifest = self.files.read_manifest()
+        self._take(self.files.read_manifest())
+
+    def _take(self, manifest: Manifest | None) -> None:
+        """Shape, version, count and tuning from a manifest of this dimension; an empty flat index's otherwise."""
         if manifest is not None and manifest.dim == self.dim:
             self.shape, self.version, self.count = manifest.shape, manifest.version, manifest.count
             self.tuning = manifest.tuning
@@ -100,11 +118,10 @@ class VectorIndex:
             loaded = self.files.load(self.mapped)
             if loaded is not None and loaded[0].dim == self.dim:
                 manifest, self._index = loaded
-                self.shape, self.version, self.count = manifest.shape, manifest.version, manifest.count
-                self.tuning = manifest.tuning
+                self._take(manifest)
             else:
                 self._index = ann.build(ann.AnnShape("flat"), self.dim, np.zeros(0, np.int64), np.zeros((0, self.dim)))
-                self.shape, self.version, self.count = ann.AnnShape("flat"), 0, 0
+                self._take(None)
         return self._index
 
     @property
@@ -131,10 +148,10 @@ class VectorIndex:
         delta. The next call after it is done adopts the new index and folds in what was written meanwhile."""
         if self.mapped:
             raise RuntimeError("a memory-mapped index is for searching only; open it unmapped to change it")
-        policy = policy if isinstance(policy, IndexPolicy) else IndexPolicy(policy)
+        policy = IndexPolicy.of(policy)
         catalog_version = self.catalog.version(self.collection)
         catalog_ids = self.catalog.vector_ids(self.collection)
-        wanted = ann.desired_shape(len(catalog_ids), self.shape, policy.ivf_threshold, policy.compress_threshold)
+        wanted = policy.shape_for(len(catalog_ids), self.shape)
         if self._building is not None and not self._building.is_alive():
             self._adopt(self._building)
             self._building = None
@@ -145,8 +162,7 @@ class VectorIndex:
                 self._building = Build(self.catalog, self.collection, self.dim, wanted, catalog_version, catalog_ids)
                 self._building.start()
                 return False
-            store = self.catalog.vectors[self.collection]
-            self._index = ann.build_from(wanted, self.dim, catalog_ids, lambda rows: store.read(catalog_ids[rows]))
+            self._index = build_from_store(self.catalog, self.collection, wanted, self.dim, catalog_ids)
             self.shape, self.version, self.count = wanted, catalog_version, len(catalog_ids)
             return True
         if catalog_version == self.version:
@@ -161,9 +177,7 @@ class VectorIndex:
 
     def _adopt(self, build: Build) -> None:
         if build.index is None:  # the thread logged why; the writer builds it in the foreground instead
-            store = self.catalog.vectors[self.collection]
-            ids = build.ids
-            build.index = ann.build_from(build.shape, self.dim, ids, lambda rows: store.read(ids[rows]))
+            build.index = build_from_store(self.catalog, self.collection, build.shape, self.dim, build.ids)
         self._index = build.index
         self.shape, self.version, self.count = build.shape, build.version, int(build.index.ntotal)
 
@@ -180,7 +194,7 @@ class VectorIndex:
     def update(self, policy: IndexPolicy | int, *, background: bool = False) -> None:
         """Sync with the catalog and write a new generation if anything changed (or none was ever written), unless
         the delta is small beside a large index: readers search it exactly until a later checkpoint folds it in."""
-        policy = policy if isinstance(policy, IndexPolicy) else IndexPolicy(policy)
+        policy = IndexPolicy.of(policy)
         trained = self._building is not None and not self._building.is_alive()
         if not trained and self.files.manifest_path.exists() and self._delta_can_wait(policy):
             return
@@ -192,22 +206,18 @@ class VectorIndex:
         search the previous generation until the new one is announced."""
         catalog_ids = self.catalog.vector_ids(self.collection)
         version = self.catalog.version(self.collection)
-        shape = ann.desired_shape(len(catalog_ids), None, policy.ivf_threshold, policy.compress_threshold)
-        store = self.catalog.vectors[self.collection]
-        self._index = ann.build_from(shape, self.dim, catalog_ids, lambda rows: store.read(catalog_ids[rows]))
+        shape = policy.shape_for(len(catalog_ids), None)
+        self._index = build_from_store(self.catalog, self.collection, shape, self.dim, catalog_ids)
         self.shape, self.version, self.count = shape, version, len(catalog_ids)
         self.save()
 
     def _delta_can_wait(self, policy: IndexPolicy) -> bool:
         if self.catalog.version(self.collection) == self.version:  # current: unless the settings want another shape
-            return (
-                ann.desired_shape(self.count, self.shape, policy.ivf_threshold, policy.compress_threshold) == self.shape
-            )
+            return policy.shape_for(self.count, self.shape) == self.shape
         if not policy.delta_limit or self.count <= 4 * policy.delta_limit:
             return False  # a small index is rewritten in moments: readers get it whole
         n = self.catalog.vector_count(self.collection)
-        wanted = ann.desired_shape(n, self.shape, policy.ivf_threshold, policy.compress_threshold)
-        if wanted != self.shape:
+        if policy.shape_for(n, self.shape) != self.shape:
             return False
         written = len(self.delta_ids())
         dead = max(0, self.count - (n - written))  # ids the index holds that the catalog deleted (about)

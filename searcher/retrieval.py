@@ -124,11 +124,7 @@ class VectorRetrieval:
         if exclude is not None:
             keep &= found != exclude
         if not index.exact_scores:  # compressed codes: every candidate re-ranked from its stored vector
-            ids, vectors = self.library.catalog.fetch_vectors(collection, found[keep].tolist(), index.dim)
-            ids, vectors = np.concatenate([ids, delta_ids]), np.concatenate([vectors, delta_vectors])
-            exact = vectors @ query[0]
-            order = np.lexsort((ids, -exact))[:wanted]
-            return _candidates(ids[order], exact[order], vectors[order], wanted)
+            return self._rescored(query[0], collection, found[keep], wanted, (delta_ids, delta_vectors))
         return self._best(
             np.concatenate([found[keep], delta_ids]),
             np.concatenate([scores[keep], delta_vectors @ query[0]]),
@@ -150,9 +146,19 @@ class VectorRetrieval:
             int(tuning.get("rerank_candidates", self.rerank_candidates)),
         )
 
-    def _rescored(self, query: np.ndarray, collection: Collection, candidates: np.ndarray, wanted: int) -> Candidates:
-        """Every candidate scored from its stored vector (those the catalog no longer holds drop out)."""
+    def _rescored(
+        self,
+        query: np.ndarray,
+        collection: Collection,
+        candidates: np.ndarray,
+        wanted: int,
+        known: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> Candidates:
+        """Every candidate scored from its stored vector (those the catalog no longer holds drop out), with the
+        `known` (ids, vectors) beside them, already read."""
         ids, vectors = self.library.catalog.fetch_vectors(collection, candidates.tolist(), len(query))
+        if known is not None:
+            ids, vectors = np.concatenate([ids, known[0]]), np.concatenate([vectors, known[1]])
         scores = vectors @ query
         order = np.lexsort((ids, -scores))[:wanted]
         return _candidates(ids[order], scores[order], vectors[order], wanted)

@@ -267,9 +267,7 @@ class Catalog:
     def write_media(self, records: Sequence[MediaRecord], vectors: Sequence[np.ndarray | None]) -> list[int]:
         """Insert or update rows and their vectors in one transaction; returns the row ids in order."""
         with self.engine.begin() as conn:
-            ids = self._write_media(conn, self._bump(conn, "media"), records, vectors)
-            self.vectors["media"].flush()  # the rows are on disk before the commit says they exist
-            return ids
+            return self._write_media(conn, self._bump(conn, "media"), records, vectors)
 
     def _write_media(
         self, conn: Connection, version: int, records: Sequence[MediaRecord], vectors: Sequence[np.ndarray | None]
@@ -306,14 +304,16 @@ class Catalog:
     def _write_vectors(
         self, conn: Connection, collection: Collection, version: int, ids: Sequence[int], vectors: Sequence[Any]
     ) -> None:
-        """Rows in the vector store, and (id, version) in the catalog (the caller flushes the store, then commits);
-        a None vector is skipped."""
+        """Rows in the vector store, flushed to disk, and (id, version) in the catalog: the rows are durable before
+        the caller's commit says they exist. A None vector is skipped."""
         from indexer.catalog.schema import VECTOR_TABLES
 
         kept = [(row_id, vector) for row_id, vector in zip(ids, vectors, strict=True) if vector is not None]
         if not kept:
             return
-        self.vectors[collection].write([row_id for row_id, _ in kept], np.stack([vector for _, vector in kept]))
+        store = self.vectors[collection]
+        store.write([row_id for row_id, _ in kept], np.stack([vector for _, vector in kept]))
+        store.flush()
         table = VECTOR_TABLES[collection]
         conn.execute(table.insert(), [{"id": row_id, "version": version} for row_id, _ in kept])
 
@@ -398,7 +398,6 @@ class Catalog:
                 }
                 ids.append(int(conn.execute(insert(media).values(**row)).inserted_primary_key[0]))  # type: ignore[index]
             self._write_vectors(conn, "media", version, ids, [segment.vector for segment in segments])
-            self.vectors["media"].flush()
         return video_id, ids
 
     def video_frames(self, video_id: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
@@ -536,7 +535,6 @@ class Catalog:
                 )
                 ids.append(row_id)
             self._write_vectors(conn, "texts", version, ids, [new_vectors[text] for text, _ in entries])
-            self.vectors["texts"].flush()
         return len(entries)
 
     def delete_text_sources(self, paths: Sequence[str]) -> None:

@@ -126,21 +126,22 @@ def all_of(words: Sequence[str], table: Table = "names") -> str:
 
 
 def document_frequencies(
-    conn: sqlite3.Connection, table: Table, words: Sequence[str], cap: int | None = None
+    conn: sqlite3.Connection, table: Table, words: Sequence[str], common_share: float | None = None
 ) -> tuple[int, dict[str, int]]:
     """How many documents the table holds, and how many of them hold each word (stemmed as when indexed), counted
-    up to `cap` at most: a word in most of a million names costs a count of its postings, and past the share that
-    ranks nothing the exact number does not matter.
+    only just past `common_share` of the documents when given: a word in most of a million names costs a count of
+    its postings, and past the share that ranks nothing the exact number does not matter.
 
     The documents are counted in the table the triggers fill it from (one document per row), and again only
     after another connection committed (document_count)."""
     name = _FTS_TABLE[table]
-    limit = f" LIMIT {int(cap)}" if cap is not None else ""
+    total = document_count(conn, table)
+    limit = f" LIMIT {int(max(1, common_share * total)) + 1}" if common_share is not None else ""
     each_word = ", ".join(f"(SELECT count(*) FROM (SELECT 1 FROM {name} WHERE {name} MATCH ?{limit}))" for _ in words)
     quoted = tuple(_quoted(word, table) for word in words)
     row = conn.execute(f"SELECT {each_word}", quoted).fetchone() if words else ()
     frequencies = {word: int(count or 0) for word, count in zip(words, row, strict=True)}
-    return document_count(conn, table), frequencies
+    return total, frequencies
 
 
 # connection id -> (the connection, its data_version when counted, counts by table). The connection is held so

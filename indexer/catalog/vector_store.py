@@ -27,7 +27,7 @@ import numpy as np
 from core.errors import XmodalError
 
 MAGIC = b"XMVEC001"
-HEADER_BYTES = 4096  # a page: rows stay aligned in the map
+HEADER_BYTES = 4096  # a page: rows stay aligned to pages
 _HEADER = struct.Struct("<8sII")  # magic, dim, bytes per value (4: float32, 2: float16)
 DTYPES: dict[int, np.dtype[Any]] = {4: np.dtype("<f4"), 2: np.dtype("<f2")}
 
@@ -45,11 +45,9 @@ class VectorStore:
     """One file of fixed-size rows. Thread-safe; a reader sees rows a writer added as soon as it asks for them."""
 
     def __init__(self, path: Path, *, readonly: bool, value_bytes: int = 4) -> None:
-        if value_bytes not in DTYPES:
-            raise ValueError(f"value_bytes must be 4 (float32) or 2 (float16), not {value_bytes}")
         self.path = path
         self.readonly = readonly
-        self._new_value_bytes = value_bytes  # for a file this store creates
+        self.prefer_value_bytes(value_bytes)  # for a file this store starts
         self._lock = threading.Lock()
         self._fd: int | None = None
         self.dim = 0
@@ -66,10 +64,7 @@ class VectorStore:
         300 queries), while pages read stay in the page cache, which every process shares and the kernel frees."""
         wanted = np.asarray(ids, dtype=np.int64)
         with self._lock:
-            self._follow_replacement()
-            fd = self._open_fd()
-            if fd is not None and not self.dim:
-                self._read_header(fd)
+            fd = self._opened()
             if len(wanted) == 0:
                 return np.zeros((0, dim or self.dim), dtype=np.float32)
             if fd is None or not self.dim or wanted.min() < 0:
@@ -79,21 +74,28 @@ class VectorStore:
             order = np.argsort(wanted, kind="stable")
             ordered = wanted[order]
             out = np.empty((len(wanted), self.dim), dtype=self.dtype)
-            breaks = np.flatnonzero(np.diff(ordered) != 1) + 1
             row_bytes = self._row_bytes
-            for first, last in zip(np.r_[0, breaks].tolist(), np.r_[breaks, len(ordered)].tolist(), strict=True):
+            for first, last in _runs(ordered):
                 size = (last - first) * row_bytes
                 data = os.pread(fd, size, HEADER_BYTES + int(ordered[first]) * row_bytes)
                 if len(data) < size:
                     raise self._missing()
                 out[order[first:last]] = np.frombuffer(data, dtype=self.dtype).reshape(last - first, self.dim)
-            return out.astype(np.float32, copy=False) if self.dtype == np.float32 else out.astype(np.float32)
+            return out.astype(np.float32, copy=False)
 
     def _missing(self) -> VectorStoreDamaged:
         return VectorStoreDamaged(
             f"{self.path} lacks vectors the catalog has (a lost or truncated file)",
             "run `xmodal index PATH --reindex` to encode them again",
         )
+
+    def _opened(self) -> int | None:
+        """The file, open and its header read (the file followed if it was replaced); None when there is none."""
+        self._follow_replacement()
+        fd = self._open_fd()
+        if fd is not None and not self.dim:
+            self._read_header(fd)
+        return fd
 
     def _follow_replacement(self) -> None:
         """Reopen when the file was dropped and started again (another model): a writer never truncates a file a
@@ -141,10 +143,7 @@ class VectorStore:
     def precision(self) -> str:
         """What the file holds: "float32", "float16", or "" before there is one."""
         with self._lock:
-            self._follow_replacement()
-            fd = self._open_fd()
-            if fd is not None and not self.dim:
-                self._read_header(fd)
+            self._opened()
             return {4: "float32", 2: "float16"}[self.dtype.itemsize] if self.dim else ""
 
     def write(self, ids: np.ndarray | list[int], vectors: np.ndarray) -> None:
@@ -158,12 +157,9 @@ class VectorStore:
         with self._lock:
             fd = self._writable(values.shape[1])
             order = np.argsort(rows, kind="stable")
-            ids, data = rows[order], values[order].astype(self.dtype)
-            # Runs of consecutive ids (a batch of new items) go in one write each.
-            breaks = np.flatnonzero(np.diff(ids) != 1) + 1
-            for start, end in zip(np.r_[0, breaks], np.r_[breaks, len(ids)], strict=True):
-                offset = HEADER_BYTES + int(ids[start]) * self._row_bytes
-                _write_all(fd, data[start:end].tobytes(), offset)
+            ordered, data = rows[order], values[order].astype(self.dtype)
+            for first, last in _runs(ordered):  # a batch of new items is one run: one write
+                _write_all(fd, data[first:last].tobytes(), HEADER_BYTES + int(ordered[first]) * self._row_bytes)
 
     def _writable(self, dim: int) -> int:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -206,6 +202,12 @@ class VectorStore:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def _runs(ordered: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) positions of the runs of consecutive ids in sorted `ordered`: one read or write each."""
+    breaks = np.flatnonzero(np.diff(ordered) != 1) + 1
+    return list(zip(np.r_[0, breaks].tolist(), np.r_[breaks, len(ordered)].tolist(), strict=True))
 
 
 def _write_all(fd: int, data: bytes, offset: int) -> None:

@@ -70,11 +70,6 @@ def _without_stop_words(words: list[str]) -> tuple[str, ...]:
     return meaningful or tuple(words)
 
 
-def common_cap(total: int) -> int:
-    """A count that, reached, makes a word common (useful_words): counting further changes nothing."""
-    return int(max(1, COMMON_SHARE * total)) + 1
-
-
 def useful_words(total: int, frequencies: dict[str, int], words: Sequence[str]) -> list[str]:
     """The words that can rank in a table: present, and not in most of its documents."""
     return [word for word in words if frequencies.get(word) and frequencies[word] <= max(1, COMMON_SHARE * total)]
@@ -93,8 +88,7 @@ def lexical_matches(catalog: Catalog, words: Words, limit: int, exclude_sources:
     excluded: set[int] = set()
     with catalog.connection() as conn:
         for table in TABLES:
-            total = fts.document_count(conn, table)
-            _, frequencies = fts.document_frequencies(conn, table, words.include, cap=common_cap(total))
+            total, frequencies = fts.document_frequencies(conn, table, words.include, common_share=COMMON_SHARE)
             useful = useful_words(total, frequencies, words.include)
             if not useful:
                 continue

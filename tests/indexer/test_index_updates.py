@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -140,34 +141,46 @@ def test_xmodal_index_rebuild_index_says_what_it_built(cli: Cli, tmp_path: Path)
     assert generation(cli.library) == before + 1  # a new generation, though nothing changed on disk
 
 
-APPEND = r"""
+WRITER = r"""
 import sys, numpy as np
-from indexer import ann
 from indexer.catalog import MediaRecord
 from indexer.library import Library
-path = sys.argv[1]
+from indexer.vector_index import IndexPolicy
+path, batch_size, merge = __import__("pathlib").Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "merge"
 rng = np.random.default_rng(0)
-with Library.open_writer(__import__("pathlib").Path(path), "appender") as library:
+with Library.open_writer(path, "writer") as library:
     library.catalog.set_meta("dim", "32")
-    for batch in range(10_000):
-        vectors = rng.normal(size=(64, 32)).astype(np.float32)
+    index = library.vector_index("media")
+    for batch in range(1_000_000):
+        vectors = rng.normal(size=(batch_size, 32)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        records = [MediaRecord(f"/photos/{batch}-{i}.jpg", 1, 1, f"h{batch}-{i}", "ok") for i in range(64)]
+        records = [MediaRecord(f"/photos/{batch}-{i}.jpg", 1, 1, f"h{batch}-{i}", "ok") for i in range(batch_size)]
         library.catalog.write_media(records, list(vectors))
+        if merge:
+            index.update(IndexPolicy(ivf_threshold=10**6))  # folded in and written: a merge after every batch
         print(batch, flush=True)
 """
 
 
-def test_a_writer_killed_while_appending_leaves_every_committed_item_with_its_vector(tmp_path: Path) -> None:
-    path = tmp_path / "lib"
-    child = subprocess.Popen([sys.executable, "-c", APPEND, str(path)], stdout=subprocess.PIPE, text=True,
+def kill_9_when(script: str, *args: str, said: Callable[[str], bool], pause: float = 0.0) -> None:
+    """Run `script` in a child, and SIGKILL it `pause` seconds after a line it prints satisfies `said`."""
+    child = subprocess.Popen([sys.executable, "-c", script, *args], stdout=subprocess.PIPE, text=True,
                              cwd=Path(__file__).parent.parent.parent)  # fmt: skip
     assert child.stdout is not None
-    deadline = time.monotonic() + 60
-    while int(child.stdout.readline() or -1) < 20 and time.monotonic() < deadline:
-        pass
+    deadline = time.monotonic() + 120
+    while True:
+        line = child.stdout.readline()
+        assert line and time.monotonic() < deadline, "the child ended or stalled before the moment to kill it"
+        if said(line):
+            break
+    time.sleep(pause)
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
+
+
+def test_a_writer_killed_while_appending_leaves_every_committed_item_with_its_vector(tmp_path: Path) -> None:
+    path = tmp_path / "lib"
+    kill_9_when(WRITER, str(path), "64", "append", said=lambda line: int(line) >= 20)
     with Library.open_writer(path, "test") as library:  # opens: the lock of a dead writer is free
         ids = library.catalog.vector_ids("media")
         assert len(ids) >= 21 * 64 and len(ids) % 64 == 0  # whole batches only
@@ -275,11 +288,7 @@ def test_a_writer_killed_during_a_background_retraining_leaves_a_library_that_op
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "lib"
-    child = subprocess.Popen([sys.executable, "-c", REBUILD, str(path)], stdout=subprocess.PIPE, text=True,
-                             cwd=Path(__file__).parent.parent.parent)  # fmt: skip
-    assert child.stdout is not None and child.stdout.readline().strip() == "building"
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait()
+    kill_9_when(REBUILD, str(path), said=lambda line: line.strip() == "building")
     assert generation(path) == 1  # the flat generation stands
     assert top(path, unit(1, 13)[0])  # and answers
     with Library.open_writer(path, "test") as library:
@@ -292,37 +301,10 @@ def test_a_writer_killed_during_a_background_retraining_leaves_a_library_that_op
         assert len(set(paths)) == len(paths)
 
 
-MERGE = r"""
-import sys, numpy as np
-from indexer import ann
-from indexer.catalog import MediaRecord
-from indexer.library import Library
-from indexer.vector_index import IndexPolicy
-path = __import__("pathlib").Path(sys.argv[1])
-rng = np.random.default_rng(2)
-with Library.open_writer(path, "merger") as library:
-    library.catalog.set_meta("dim", "32")
-    index = library.vector_index("media")
-    for batch in range(1_000_000):
-        vectors = rng.normal(size=(2_000, 32)).astype(np.float32)
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        records = [MediaRecord(f"/photos/{batch}-{i}.jpg", 1, 1, f"h{batch}-{i}", "ok") for i in range(2_000)]
-        library.catalog.write_media(records, list(vectors))
-        index.update(IndexPolicy(ivf_threshold=10**6))  # folded in and written: a merge after every batch
-        print(batch, flush=True)
-"""
-
-
 def test_a_writer_killed_while_merging_leaves_an_index_that_opens_and_every_item_once(tmp_path: Path) -> None:
     path = tmp_path / "lib"
-    child = subprocess.Popen([sys.executable, "-c", MERGE, str(path)], stdout=subprocess.PIPE, text=True,
-                             cwd=Path(__file__).parent.parent.parent)  # fmt: skip
-    assert child.stdout is not None
-    while int(child.stdout.readline() or -1) < 15:  # 16 merges done: the index file is some MB by now
-        pass
-    time.sleep(0.05)  # somewhere inside the next batch's write or merge
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait()
+    # 16 merges done (the index file is some MB by now), then somewhere inside the next batch's write or merge
+    kill_9_when(WRITER, str(path), "2000", "merge", said=lambda line: int(line) >= 15, pause=0.05)
     with Library.open_reader(path) as library:  # whichever generation the manifest names opens whole
         index = library.vector_index("media", mapped=True)
         assert index.index.ntotal == index.count >= 16 * 2_000
