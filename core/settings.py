@@ -101,6 +101,34 @@ class OcrSettings(BaseModel):
     max_memory_bytes: int = Field(default=2 << 30, ge=256 << 20, description="Address space of each OCR process.")
 
 
+class RaySettings(BaseModel):
+    """Indexing on a Ray cluster (`xmodal index --ray [ADDRESS]`, XMODAL_RAY__..., or [ray] in the config file).
+    The files and the library stay where the writer is; workers read the files by the same paths."""
+
+    model_config = ConfigDict(frozen=True)
+
+    address: str | None = Field(
+        default=None,
+        description="The cluster: 'auto' (the one `ray start` joined this machine to), 'HOST:6379', or"
+        " 'ray://HOST:10001' (Ray Client). Unset: a Ray of this machine alone, started for the run.",
+    )
+    decode_batch: int = Field(default=64, ge=1, le=4096, description="Files one read-and-decode task takes.")
+    encoders: int | None = Field(
+        default=None,
+        ge=1,
+        le=4096,
+        description="Encoder actors, each holding one copy of the model. Unset: one per GPU of the cluster, or"
+        " one per 4 CPUs on a cluster without GPUs.",
+    )
+    cpus_per_encoder: float = Field(default=1.0, gt=0, description="CPUs an encoder actor reserves.")
+    index_shards: int = Field(
+        default=0,
+        ge=0,
+        le=1024,
+        description="Shards an index build is split into, added in Ray tasks and merged (0: one per 1M vectors).",
+    )
+
+
 class Settings(BaseSettings):
     """Everything a user can configure. Model fields are None unless asked for: a library remembers its model."""
 
@@ -176,6 +204,7 @@ class Settings(BaseSettings):
     ranking: Ranking = Field(default_factory=Ranking)
     video: VideoSettings = Field(default_factory=VideoSettings)
     ocr: OcrSettings = Field(default_factory=OcrSettings)
+    ray: RaySettings = Field(default_factory=RaySettings)
     checkpoint_seconds: float = Field(default=60.0, gt=0, description="How often a long run writes the index to disk.")
 
     # Limits that keep hostile input from stopping or hanging a run.

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -32,6 +33,19 @@ class Decoded:
     tensor: torch.Tensor
     info: ImageInfo
     seconds: float
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """New content that was decoded and encoded elsewhere (an encoder actor of a Ray cluster): its vector came back,
+    its pixels did not. `encode_seconds` is the encoder's share of its batch."""
+
+    item: PlannedFile
+    content_hash: str
+    vector: np.ndarray
+    info: ImageInfo
+    seconds: float
+    encode_seconds: float
 
 
 @dataclass(frozen=True)
@@ -70,7 +84,7 @@ class Vanished:
     seconds: float
 
 
-ReadOutcome = Decoded | KnownContent | VideoFound | Failed | Vanished
+ReadOutcome = Decoded | Encoded | KnownContent | VideoFound | Failed | Vanished
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from core.settings import Settings
@@ -27,6 +25,7 @@ from indexer.ingest.pictures import checked_on_own_pictures, picture_encoder
 from indexer.ingest.plan import Plan, PlannedFile, plan_run, split_existing
 from indexer.ingest.read import (
     Decoded,
+    Encoded,
     Failed,
     FileReader,
     KnownContent,
@@ -35,6 +34,7 @@ from indexer.ingest.read import (
     Vanished,
     VideoFound,
 )
+from indexer.ingest.reads import ReadSource, ThreadedReads
 from indexer.ingest.records import failed_record, ok_record
 from indexer.ingest.report import IndexReport
 from indexer.ingest.sidecars import sync_sidecars
@@ -60,6 +60,7 @@ VIDEO_LIMIT_SETTINGS = {
 log = logging.getLogger(__name__)
 
 KeepMissing = Callable[[str], bool]  # path -> keep its row for now (it may be half of a move)
+ReadSourceFactory = Callable[["IndexRun", FileReader], ReadSource]
 
 
 class IndexRun:
@@ -71,7 +72,10 @@ class IndexRun:
         *,
         settle_seconds: float = 0.0,
         keep_missing: KeepMissing | None = None,
+        read_source: ReadSourceFactory | None = None,
     ) -> None:
+        """`read_source` makes where the run's files are read (and perhaps encoded): decode threads of this process
+        unless given (indexer.cluster gives a Ray cluster's)."""
         self.library = library
         self.catalog = library.catalog
         self.encoder = encoder
@@ -94,7 +98,8 @@ class IndexRun:
         video = settings.video
         self.moment_rule = MomentRule(video.every_seconds, video.moment_similarity, video.max_moment_seconds)
         self._sampler: IsolatedSampler | None = None  # started by the first video
-        self._pending: deque[Future[ReadOutcome]] = deque()  # what the run reads next, in order
+        self._read_source = read_source
+        self._reads: ReadSource | None = None  # set by run()
         self._next_stream: FrameStream | None = None  # the next video's frames, already being sampled
 
     def run(self, paths: Iterable[str | Path], progress: ProgressReporter, gone: Iterable[str] = ()) -> IndexReport:
@@ -109,9 +114,14 @@ class IndexRun:
             plan.known_hashes,
         )
         matcher = ContentMatcher(self.catalog, plan.missing, self.encoder.dim)
+        if self._read_source is not None:
+            reads = self._read_source(self, reader)
+        else:
+            reads = ThreadedReads(reader, self.settings.workers, self.settings.batch_size * 2 + self.settings.workers)
+        self._reads = reads
         try:
             progress.start("indexing", len(plan.todo))
-            self._read_all(plan, reader, matcher, progress)
+            self._read_all(plan, reads, reader, matcher, progress)
             self._flush()
             self._remove_missing(plan)
             self._record_pairs_and_skipped(plan)
@@ -156,31 +166,23 @@ class IndexRun:
         self.report.vanished = vanished
         return plan
 
-    def _read_all(self, plan: Plan, reader: FileReader, matcher: ContentMatcher, progress: ProgressReporter) -> None:
-        """Reads run ahead of the encoder by a bounded window: enough to keep it busy, not the whole run in memory."""
-        window = self.settings.batch_size * 2 + self.settings.workers
-        with ThreadPoolExecutor(self.settings.workers, thread_name_prefix="decode") as pool:
-            pending: deque[Future[ReadOutcome]] = deque()
-            self._pending = pending
-            try:
-                for item in plan.todo:
-                    pending.append(pool.submit(reader.read, item))
-                    if len(pending) >= window:
-                        self._take(self._next(pending), plan, reader, matcher, progress)
-                        progress.advance()
-                while pending:
-                    self._take(self._next(pending), plan, reader, matcher, progress)
-                    progress.advance()
-            except BaseException:
-                for future in pending:
-                    future.cancel()
-                raise
-
-    def _next(self, pending: deque[Future[ReadOutcome]]) -> ReadOutcome:
-        with self.times.measure("read_wait"):
-            outcome = pending.popleft().result()
-        self.times.add("read_decode", outcome.seconds)
-        return outcome
+    def _read_all(
+        self, plan: Plan, reads: ReadSource, reader: FileReader, matcher: ContentMatcher, progress: ProgressReporter
+    ) -> None:
+        outcomes = reads.outcomes(plan.todo)
+        try:
+            while True:
+                with self.times.measure("read_wait"):
+                    outcome = next(outcomes, None)
+                if outcome is None:
+                    return
+                self.times.add("read_decode", outcome.seconds)
+                self._take(outcome, plan, reader, matcher, progress)
+                progress.advance()
+        finally:
+            close = getattr(outcomes, "close", None)
+            if close is not None:
+                close()  # a generator's cleanup (cancelling reads ahead) runs now, not when it is collected
 
     def _take(
         self,
@@ -194,8 +196,15 @@ class IndexRun:
         if isinstance(outcome, Failed):
             self._batch.items.append(WithoutVector(failed_record(item, outcome.content_hash, outcome.reason)))
             self.report.failed += 1
-        elif isinstance(outcome, Decoded):
-            self._batch.items.append(ToEncode(ok_record(item, outcome.content_hash, outcome.info), outcome.tensor))
+        elif isinstance(outcome, Decoded | Encoded):
+            record = ok_record(item, outcome.content_hash, outcome.info)
+            if isinstance(outcome, Decoded):
+                self._batch.items.append(ToEncode(record, outcome.tensor))
+            else:  # encoded on a cluster: the runtime is recorded before its vector is written, as a local one's
+                if not self._runtime_recorded:
+                    self._record_runtime()
+                self._batch.items.append(WithVector(record, outcome.vector))
+                self.times.add("encode", outcome.encode_seconds)
             if item.known is None:
                 self.report.added += 1
             else:
@@ -282,10 +291,9 @@ class IndexRun:
     def _start_next_video(self, current: FrameStream) -> None:
         """If the next file the run will take is a video read already, start sampling it once `current` has
         finished: its first frames are then decoded while this video's last batch is encoded, not after."""
-        if self._next_stream is not None or not self._pending or not self._pending[0].done():
+        if self._next_stream is not None or self._reads is None:
             return
-        upcoming = self._pending[0]
-        if upcoming.exception() is None and isinstance(found := upcoming.result(), VideoFound):
+        if isinstance(found := self._reads.upcoming(), VideoFound):
             self._next_stream = self._frames(found.item.file.path, after=current)
 
     def _video_sampler(self) -> IsolatedSampler:
@@ -385,11 +393,20 @@ def index_paths(
     *,
     settle_seconds: float = 0.0,
     keep_missing: KeepMissing | None = None,
+    read_source: ReadSourceFactory | None = None,
 ) -> IndexReport:
     """Index the images (and sidecar captions) under `paths`; `gone` names paths known to have disappeared.
 
     `settle_seconds` leaves files modified that recently for a later run (a copy in progress); `keep_missing`
-    keeps the rows of missing files it answers True for, instead of removing them (see IndexRun)."""
+    keeps the rows of missing files it answers True for, instead of removing them; `read_source` reads (and
+    perhaps encodes) elsewhere (see IndexRun)."""
     with ProgressReporter(quiet=quiet or settings.quiet) as progress:
-        run = IndexRun(library, encoder, settings, settle_seconds=settle_seconds, keep_missing=keep_missing)
+        run = IndexRun(
+            library,
+            encoder,
+            settings,
+            settle_seconds=settle_seconds,
+            keep_missing=keep_missing,
+            read_source=read_source,
+        )
         return run.run(paths, progress, gone=gone)
