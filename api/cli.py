@@ -111,6 +111,21 @@ def index(
         bool, typer.Option(help="Then train the search index anew from the stored vectors (no re-encoding).")
     ] = False,
     ocr: OcrOpt = None,
+    ray: Annotated[
+        bool,
+        typer.Option(
+            "--ray",
+            help="Read, decode and encode on a Ray cluster (pip install 'xmodal[ray]'): the one at --ray-address or"
+            " XMODAL_RAY__ADDRESS, else a Ray of this machine alone. This process plans and writes.",
+        ),
+    ] = False,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            help="The Ray cluster to use (implies --ray): auto (the cluster `ray start` joined this machine to), "
+            "HOST:6379, or ray://HOST:10001."
+        ),
+    ] = None,
     quiet: QuietOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -126,6 +141,7 @@ def index(
         index_runtime=index_runtime,
         quiet=quiet,
         ocr=_ocr_setting(ocr),
+        ray={"address": ray_address} if ray_address else None,
     )
     from indexer.ingest import index_paths
     from indexer.ocr.run import OcrReport, read_words
@@ -133,7 +149,12 @@ def index(
     roots = normalize_roots(paths)  # a typo in a path must not create a library
     with Library.open_writer(settings.library, describe_command()) as lib:
         encoder = lib.writer_encoder(settings, reindex=reindex)
-        report = index_paths(lib, encoder, roots, settings)
+        if ray or ray_address:
+            from indexer.cluster.run import index_on_cluster
+
+            report = index_on_cluster(lib, encoder, roots, settings)
+        else:
+            report = index_paths(lib, encoder, roots, settings)
         if rebuild_index and not report.interrupted:
             _rebuild_indexes(lib, settings, as_json)
         if not report.interrupted and not as_json and not settings.quiet:

@@ -51,3 +51,7 @@ class NotFound(InputError):
 
 class NotAnImage(InputError):
     """Raised when a query file is not a picture xmodal can read (the API answers 415)."""
+
+
+class ClusterError(XmodalError):
+    """Raised when the Ray cluster cannot be reached, or cannot read or encode what the run gave it."""

@@ -62,7 +62,12 @@ class OnnxPictures:
         assert prepare is not None and manifest.has_image, "the exporter checked this export's image tower"
         self._prepare = prepare
         self._path = folder / (INT8_IMAGE_FILE if int8 else IMAGE_FILE)
+        self.manifest = manifest  # with the file at tower_path, what a worker elsewhere needs to encode alike
         self.runtime = "onnx-int8" if int8 else "onnx"
+
+    @property
+    def tower_path(self) -> Path:
+        return self._path
 
     def image_tensor(self, image: Image.Image) -> torch.Tensor:
         return torch.from_numpy(self._prepare(image))

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import torch
+
 from core.settings import Settings
 from indexer.encoder import Encoder
 from indexer.ingest.batch import Batch, FrameToEncode, ToEncode, VideoDone, WithoutVector, WithVector
@@ -327,7 +329,7 @@ class IndexRun:
         (its moves and touches are idempotent; its records were rolled back)."""
         batch = self._batch
         if batch.tensors() and not self._runtime_recorded:
-            self._check_own_pictures(batch)
+            self.check_own_pictures(batch.tensors())
             self._record_runtime()
         with self.times.measure("encode"):
             encoded = encode_batch(self.pictures, batch, self.moment_rule)
@@ -341,12 +343,15 @@ class IndexRun:
             with self.times.measure("checkpoint"):
                 self.writer.checkpoint()
 
-    def _check_own_pictures(self, batch: Batch) -> None:
+    def needs_own_pictures_check(self) -> bool:
         """A library's first pictures, where auto chose the int8 image tower: checked against torch once (see
         pictures.checked_on_own_pictures); a tower that strays gives the run, and the library, to torch."""
-        if self.settings.index_runtime != "auto" or not self._fresh_library:
+        return self.settings.index_runtime == "auto" and self._fresh_library and not self._runtime_recorded
+
+    def check_own_pictures(self, tensors: list[torch.Tensor]) -> None:
+        if not self.needs_own_pictures_check():
             return
-        checked = checked_on_own_pictures(self.library.path, self.pictures, self.encoder, batch.tensors())
+        checked = checked_on_own_pictures(self.library.path, self.pictures, self.encoder, tensors)
         if checked is not self.pictures:
             self.pictures = checked
             self.report.image_runtime = checked.runtime
