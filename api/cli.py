@@ -27,6 +27,7 @@ from indexer.lock import describe_command
 from indexer.scan import normalize_roots
 
 if TYPE_CHECKING:
+    from indexer.shard_build import ShardExecutor
     from training.moments import MomentsReport
     from training.search_tuning import TuningReport as SearchTuning
 
@@ -147,16 +148,19 @@ def index(
     from indexer.ocr.run import OcrReport, read_words
 
     roots = normalize_roots(paths)  # a typo in a path must not create a library
-    with Library.open_writer(settings.library, describe_command()) as lib:
+    with Library.open_writer(settings.library, describe_command()) as lib, contextlib.ExitStack() as stack:
         encoder = lib.writer_encoder(settings, reindex=reindex)
+        read_source, shards = None, None
         if ray or ray_address:
-            from indexer.cluster.run import index_on_cluster
+            from indexer.cluster.reads import cluster_reads
+            from indexer.cluster.session import joined
+            from indexer.shard_build import RayExecutor
 
-            report = index_on_cluster(lib, encoder, roots, settings)
-        else:
-            report = index_paths(lib, encoder, roots, settings)
+            read_source = cluster_reads(stack.enter_context(joined(settings.ray.address)), settings.ray)
+            shards = RayExecutor()
+        report = index_paths(lib, encoder, roots, settings, read_source=read_source)
         if rebuild_index and not report.interrupted:
-            _rebuild_indexes(lib, settings, as_json)
+            _rebuild_indexes(lib, settings, as_json, shards)
         if not report.interrupted and not as_json and not settings.quiet:
             from api.render import report_line
 
@@ -177,13 +181,17 @@ def index(
         raise typer.Exit(130)
 
 
-def _rebuild_indexes(lib: Library, settings: Settings, quiet: bool) -> None:
+def _rebuild_indexes(lib: Library, settings: Settings, quiet: bool, shards: ShardExecutor | None = None) -> None:
+    """Each index trained anew; with `shards` (a Ray cluster's tasks) its vectors are added in shards and merged."""
     from indexer.vector_index import IndexPolicy
 
     for collection in COLLECTIONS:
         started = time.monotonic()
         vector_index = lib.vector_index(collection)
-        vector_index.rebuild(IndexPolicy.of(settings))
+        if shards is None:
+            vector_index.rebuild(IndexPolicy.of(settings))
+        else:
+            vector_index.rebuild(IndexPolicy.of(settings), shards=settings.ray.index_shards, executor=shards)
         if not quiet and not settings.quiet:
             shape = vector_index.shape
             lists = f", {shape.nlist} lists" if shape.nlist else ""

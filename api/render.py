@@ -165,6 +165,8 @@ def print_stats(console: Console, stats: dict[str, Any], as_json: bool) -> None:
     for name, info in stats["indexes"].items():
         desc = f"{info['kind']}" + (f" nlist={info['nlist']}" if info["kind"] in ("ivf", "ivfpq") else "")
         desc += f", {info['count']} vectors"
+        if info.get("shards", 1) > 1:
+            desc += f" in {info['shards']} shards"
         if not info["current"]:
             desc += f", {info.get('delta', 0)} more searched beside it" if info.get("delta") else " (catching up)"
         if info.get("vector_bytes"):

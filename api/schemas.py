@@ -203,6 +203,7 @@ class IndexOut(BaseModel):
     )
     nlist: int | None
     count: int = Field(description="Vectors in that generation.")
+    shards: int = Field(default=1, description="Files the generation is saved in, searched as one (ray.serve_shards).")
     current: bool = Field(description="False while items committed since are searched exactly beside it.")
     delta: int = Field(default=0, description="Vectors written since that generation, searched exactly beside it.")
     vector_bytes: int = Field(default=0, description="Size of the collection's vector file.")

@@ -99,11 +99,15 @@ def index_stats(library: Library, collection: Collection, dim: int | None) -> di
     files = {"vector_bytes": store.disk_bytes(), "precision": store.precision}
     if manifest is None or manifest.dim != dim:
         delta = library.catalog.vector_count(collection)
-        return {"kind": "flat", "nlist": 0, "count": 0, "current": current_version == 0, "delta": delta, **files}
+        return {
+            "kind": "flat", "nlist": 0, "count": 0, "shards": 1, "current": current_version == 0, "delta": delta,
+            **files,
+        }  # fmt: skip
     return {
         "kind": manifest.shape.kind,
         "nlist": manifest.shape.nlist,
         "count": manifest.count,
+        "shards": len(manifest.files),
         "current": manifest.version == current_version,
         "delta": len(library.catalog.ids_since(collection, manifest.version)),
         **files,

@@ -121,11 +121,25 @@ class RaySettings(BaseModel):
         " one per 4 CPUs on a cluster without GPUs.",
     )
     cpus_per_encoder: float = Field(default=1.0, gt=0, description="CPUs an encoder actor reserves.")
+    commit_batch: int = Field(
+        default=512,
+        ge=1,
+        le=65536,
+        description="Items the writer commits per catalog transaction (each costs an fdatasync): more than a local"
+        " run's batch_size, as the vectors arrive made.",
+    )
     index_shards: int = Field(
         default=0,
         ge=0,
         le=1024,
         description="Shards an index build is split into, added in Ray tasks and merged (0: one per 1M vectors).",
+    )
+    serve_shards: int = Field(
+        default=1,
+        ge=1,
+        le=1024,
+        description="Files an IVF index generation is saved in (disjoint ids sharing one trained quantizer), searched"
+        " as one: for an index one process should not load in one piece. Flat indexes stay whole.",
     )
 
 
@@ -149,6 +163,13 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=32, ge=1, le=4096, description="Images per encode batch.")
     workers: int = Field(
         default_factory=lambda: min(8, os.cpu_count() or 1), ge=1, le=256, description="Decode threads."
+    )
+    gpu_decode: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Who decodes JPEGs while indexing: auto (nvJPEG on the GPU when the model runs on CUDA, where"
+        " decoding on the CPU is what holds the encoder back; else Pillow), on (torchvision's decoder on the model's"
+        " GPU, or on the CPU without one) or off (Pillow, with its reduced-size JPEG decoding). Whatever torchvision"
+        " cannot decode (other formats, CMYK, damaged files) goes to Pillow either way.",
     )
     quiet: bool = Field(default=False, description="No progress display.")
     runtime: Runtime = Field(

@@ -8,12 +8,15 @@ from the vector store.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import faiss
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 MIN_POINTS_PER_LIST = 39  # faiss warns below this many training points per centroid
 MAX_TRAIN_POINTS_PER_LIST = 256
@@ -95,31 +98,62 @@ def build_from(
 ) -> faiss.Index:
     """A new index of `shape` holding the vectors of `ids`, which `rows_of(positions)` reads (positions into
     `ids`): the training sample first, then the rest in chunks."""
-    if shape.kind == "flat":
-        index: faiss.Index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-    else:
-        quantizer = faiss.IndexFlatIP(dim)
-        ivf: faiss.IndexIVF
-        if shape.kind == "ivfpq":
-            m = shape.pq_m or pq_subquantizers(dim)
-            ivf = faiss.IndexIVFPQ(quantizer, dim, shape.nlist, m, PQ_BITS, faiss.METRIC_INNER_PRODUCT)
-            ivf.pq.cp.niter = KMEANS_ITERATIONS
-        else:
-            ivf = faiss.IndexIVFFlat(quantizer, dim, shape.nlist, faiss.METRIC_INNER_PRODUCT)
-        ivf.own_fields = True
-        quantizer.this.disown()
-        per_list = LARGE_TRAIN_POINTS_PER_LIST if len(ids) >= LARGE_TRAINING else MAX_TRAIN_POINTS_PER_LIST
-        limit = shape.nlist * per_list
-        if shape.kind == "ivfpq":
-            limit = max(limit, PQ_TRAIN_POINTS)
-        ivf.cp.seed = seed
-        ivf.cp.niter = KMEANS_ITERATIONS
-        ivf.train(np.ascontiguousarray(rows_of(_training_rows(len(ids), limit, seed)), dtype=np.float32))
-        index = ivf
-    for start in range(0, len(ids), ADD_CHUNK):
-        positions = np.arange(start, min(len(ids), start + ADD_CHUNK))
-        add(index, ids[positions], rows_of(positions))
+    index = train(shape, dim, len(ids), rows_of, seed)
+    fill(index, ids, lambda chunk: rows_of(np.arange(chunk.start, chunk.stop)))
     return index
+
+
+def train(
+    shape: AnnShape, dim: int, n: int, rows_of: Callable[[np.ndarray], np.ndarray], seed: int = 1234
+) -> faiss.Index:
+    """An empty index of `shape`, trained on a sample of the `n` vectors `rows_of(positions)` reads: what a
+    build fills, in one piece or in shards (indexer.shard_build), with the same lists either way."""
+    if shape.kind == "flat":
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+    quantizer = faiss.IndexFlatIP(dim)
+    ivf: faiss.IndexIVF
+    if shape.kind == "ivfpq":
+        m = shape.pq_m or pq_subquantizers(dim)
+        ivf = faiss.IndexIVFPQ(quantizer, dim, shape.nlist, m, PQ_BITS, faiss.METRIC_INNER_PRODUCT)
+        ivf.pq.cp.niter = KMEANS_ITERATIONS
+    else:
+        ivf = faiss.IndexIVFFlat(quantizer, dim, shape.nlist, faiss.METRIC_INNER_PRODUCT)
+    ivf.own_fields = True
+    quantizer.this.disown()
+    per_list = LARGE_TRAIN_POINTS_PER_LIST if n >= LARGE_TRAINING else MAX_TRAIN_POINTS_PER_LIST
+    limit = shape.nlist * per_list
+    if shape.kind == "ivfpq":
+        limit = max(limit, PQ_TRAIN_POINTS)
+    ivf.cp.seed = seed
+    ivf.cp.niter = KMEANS_ITERATIONS
+    gpu_search = gpu_clustering(dim)
+    if gpu_search is not None:
+        ivf.clustering_index = gpu_search  # k-means's assignments, most of training, on the GPU
+    try:
+        ivf.train(np.ascontiguousarray(rows_of(_training_rows(n, limit, seed)), dtype=np.float32))
+    finally:
+        ivf.clustering_index = None  # the trained index keeps nothing of the GPU: it is written and read anywhere
+    return ivf
+
+
+def gpu_clustering(dim: int) -> faiss.Index | None:
+    """A flat inner-product index on every GPU faiss sees (a faiss-gpu build), for k-means to search; None with
+    faiss-cpu, or where moving to the GPU fails (the CPU trains then, the same lists within k-means's rounding)."""
+    if getattr(faiss, "get_num_gpus", lambda: 0)() < 1:
+        return None
+    try:
+        return faiss.index_cpu_to_all_gpus(faiss.IndexFlatIP(dim))
+    except (RuntimeError, AttributeError) as exc:
+        log.warning("faiss sees a GPU but cannot use it for training (%s): the CPU trains", exc)
+        return None
+
+
+def fill(index: faiss.Index, ids: np.ndarray, rows_of: Callable[[slice], np.ndarray]) -> None:
+    """Add the vectors of `ids` in chunks of ADD_CHUNK, `rows_of(slice of ids)` reading each: a build never holds
+    the library's vectors at once."""
+    for start in range(0, len(ids), ADD_CHUNK):
+        chunk = slice(start, min(len(ids), start + ADD_CHUNK))
+        add(index, ids[chunk], rows_of(chunk))
 
 
 def _training_rows(n: int, limit: int, seed: int) -> np.ndarray:
@@ -129,29 +163,68 @@ def _training_rows(n: int, limit: int, seed: int) -> np.ndarray:
 
 
 def add(index: faiss.Index, ids: np.ndarray, vectors: np.ndarray) -> None:
+    """Into a sharded index, IndexShards spreads them over its shards: any shard may hold any id."""
     if len(ids):
         index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.ascontiguousarray(ids, dtype=np.int64))
 
 
 def remove(index: faiss.Index, ids: np.ndarray) -> None:
     if len(ids):
-        index.remove_ids(np.ascontiguousarray(ids, dtype=np.int64))
+        wanted = np.ascontiguousarray(ids, dtype=np.int64)
+        for part in parts(index):  # IndexShards has no remove_ids of its own
+            part.remove_ids(wanted)
+        if isinstance(index, faiss.IndexShards):
+            index.syncWithSubIndexes()
+
+
+class Sharded(faiss.IndexShards):
+    """IndexShards that keeps the pieces it searches: their Python objects own them, so a piece taken out (parts)
+    lives on after the IndexShards is gone."""
+
+    pieces: tuple[faiss.Index, ...] = ()  # declared on the class: faiss lets an instance set only attributes it knows
+
+
+def parts(index: faiss.Index) -> list[faiss.Index]:
+    """The shards of a sharded index (a generation saved in pieces, see IndexFiles), or the index itself."""
+    if isinstance(index, Sharded):
+        return list(index.pieces)
+    if isinstance(index, faiss.IndexShards):
+        return [faiss.downcast_index(index.at(i)) for i in range(index.count())]
+    return [index]
+
+
+def shards_of(pieces: list[faiss.Index]) -> faiss.Index:
+    """One index searching `pieces` (disjoint ids, one trained quantizer) as if they were one: nprobe and the id
+    selector of SearchParametersIVF reach every shard, and hits are merged by score. A single piece stays itself."""
+    if len(pieces) == 1:
+        return pieces[0]
+    sharded = Sharded(pieces[0].d, True, False)  # threaded, ids as they are
+    for piece in pieces:
+        sharded.add_shard(piece)
+    sharded.syncWithSubIndexes()
+    sharded.pieces = tuple(pieces)
+    return sharded
 
 
 def index_ids(index: faiss.Index) -> np.ndarray:
-    """Every id an index holds, read from its id map or its inverted lists."""
+    """Every id an index holds, read from its id map or its inverted lists (every shard's)."""
+    found = [_ids_of(part) for part in parts(index)]
+    return np.concatenate(found) if len(found) > 1 else found[0]
+
+
+def _ids_of(index: faiss.Index) -> np.ndarray:
     if isinstance(index, (faiss.IndexIDMap2, faiss.IndexIDMap)):
         return faiss.vector_to_array(index.id_map).astype(np.int64)
     ivf = faiss.extract_index_ivf(index)
     invlists = ivf.invlists
-    parts = []
+    found = []
     for list_no in range(ivf.nlist):
         size = invlists.list_size(list_no)
         if size:
             ptr = invlists.get_ids(list_no)
-            parts.append(faiss.rev_swig_ptr(ptr, size).copy())
+            found.append(faiss.rev_swig_ptr(ptr, size).copy())
             invlists.release_ids(list_no, ptr)
-    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+    return np.concatenate(found).astype(np.int64) if found else np.zeros(0, dtype=np.int64)
 
 
 def search(
@@ -163,7 +236,7 @@ def search(
         return np.zeros((n, 0), dtype=np.float32), np.zeros((n, 0), dtype=np.int64)
     k = min(k, int(index.ntotal))
     selector = None if allowed is None else faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
-    if _is_ivf(index):
+    if is_ivf(index):
         params = (
             faiss.SearchParametersIVF(nprobe=nprobe, sel=selector)
             if selector
@@ -175,9 +248,9 @@ def search(
     return scores, ids
 
 
-def _is_ivf(index: faiss.Index) -> bool:
+def is_ivf(index: faiss.Index) -> bool:
     try:
-        faiss.extract_index_ivf(index)
+        faiss.extract_index_ivf(parts(index)[0])
     except RuntimeError:
         return False
     return True

@@ -3,11 +3,16 @@
 A manifest per collection names the newest complete generation and the catalog version it covers.
 Readers load whatever the manifest names; a crash between the two renames leaves the previous
 generation in force, never a half-written file.
+
+An IVF generation may be saved in shards (`shards` in the manifest): IVF indexes over disjoint sets of ids that
+share one trained quantizer, each its own file, which readers search as one (ann.shards_of). `file` is then the
+first shard's, so a manifest without `shards` (all written before them) reads as one file, as it always did.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +20,7 @@ from typing import Any
 import faiss
 
 from core.files import atomic_path, atomic_write_text
+from indexer import ann
 from indexer.ann import AnnShape
 
 KEEP_GENERATIONS = 2  # the newest, plus the one a reader may be opening right now
@@ -31,10 +37,17 @@ class Manifest:
     # nprobe and rescore_factor that `xmodal eval --tune-search` chose for this training of the index, with the
     # recall it measured; kept while the index is only folded into, dropped when it is trained anew.
     tuning: dict[str, Any] | None = None
+    shards: list[str] | None = None  # the generation's files when it is saved in shards; None: `file` alone
+
+    @property
+    def files(self) -> list[str]:
+        return self.shards or [self.file]
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["shape"] = asdict(self.shape)
+        if self.shards is None:
+            del data["shards"]  # a generation in one file reads as before, in older versions too
         return data
 
     @classmethod
@@ -73,24 +86,34 @@ class IndexFiles:
             if manifest is None:
                 return None
             try:
-                index = faiss.read_index(str(self.folder / manifest.file), flags)
+                index = ann.shards_of([faiss.read_index(str(self.folder / name), flags) for name in manifest.files])
             except RuntimeError:
                 continue
             return manifest, index
         return None
 
     def save(self, index: faiss.Index, version: int, dim: int, shape: AnnShape) -> Manifest:
+        """Write `index` as the next generation: one file, or one per shard of a sharded index (ann.shards_of),
+        every file renamed into place before the manifest that names them."""
         self.folder.mkdir(parents=True, exist_ok=True)
         previous = self.read_manifest()
         generation = (previous.generation + 1) if previous else 1
-        name = f"{self.collection}-{generation:06d}.faiss"
-        with atomic_path(self.folder / name) as temporary:
-            faiss.write_index(index, str(temporary))
+        pieces = ann.parts(index)
+        names = [self._name(generation, shard, len(pieces)) for shard in range(len(pieces))]
+        for piece, name in zip(pieces, names, strict=True):
+            with atomic_path(self.folder / name) as temporary:
+                faiss.write_index(piece, str(temporary))
         tuning = previous.tuning if previous is not None and previous.shape == shape else None
-        manifest = Manifest(generation, name, version, dim, int(index.ntotal), shape, tuning)
+        shards = names if len(names) > 1 else None
+        manifest = Manifest(generation, names[0], version, dim, int(index.ntotal), shape, tuning, shards)
         atomic_write_text(self.manifest_path, json.dumps(manifest.to_json(), indent=2))
         self._prune(generation)
         return manifest
+
+    def _name(self, generation: int, shard: int, shards: int) -> str:
+        if shards == 1:
+            return f"{self.collection}-{generation:06d}.faiss"
+        return f"{self.collection}-{generation:06d}-s{shard:03d}.faiss"
 
     def set_tuning(self, tuning: dict[str, Any]) -> None:
         """Record search parameters measured on the current generation (readers reload on the manifest's change)."""
@@ -101,12 +124,10 @@ class IndexFiles:
         atomic_write_text(self.manifest_path, json.dumps(manifest.to_json(), indent=2))
 
     def _prune(self, newest: int) -> None:
+        named = re.compile(rf"{re.escape(self.collection)}-(\d+)(?:-s\d+)?\.faiss")
         for path in self.folder.glob(f"{self.collection}-*.faiss"):
-            try:
-                generation = int(path.stem.rsplit("-", 1)[1])
-            except ValueError:
-                continue
-            if generation <= newest - KEEP_GENERATIONS:
+            match = named.fullmatch(path.name)
+            if match is not None and int(match.group(1)) <= newest - KEEP_GENERATIONS:
                 path.unlink(missing_ok=True)
         for leftover in self.folder.glob(f".{self.collection}-*.tmp"):  # a writer killed mid-write
             leftover.unlink(missing_ok=True)

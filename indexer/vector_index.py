@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any
 import faiss
 import numpy as np
 
-from indexer import ann
+from indexer import ann, shard_build
 from indexer.catalog import Catalog, Collection
 from indexer.index_files import IndexFiles, Manifest
 
 if TYPE_CHECKING:
     from core.settings import Settings
+    from indexer.shard_build import ShardExecutor
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class IndexPolicy:
     ivf_threshold: int
     compress_threshold: int | None = None
     delta_limit: int = 0  # changes readers may search beside an index of over 4x this many before a rewrite
+    serve_shards: int = 1  # files an IVF generation is saved in, which readers search as one (ann.shards_of)
 
     @classmethod
     def of(cls, settings: Settings | IndexPolicy | int) -> IndexPolicy:
@@ -80,10 +82,14 @@ class IndexPolicy:
             return settings
         if isinstance(settings, int):
             return cls(settings)
-        return cls(settings.ivf_threshold, settings.compress_threshold, settings.delta_limit)
+        return cls(settings.ivf_threshold, settings.compress_threshold, settings.delta_limit, settings.ray.serve_shards)
 
     def shape_for(self, n: int, current: ann.AnnShape | None) -> ann.AnnShape:
         return ann.desired_shape(n, current, self.ivf_threshold, self.compress_threshold)
+
+    def pieces_for(self, shape: ann.AnnShape) -> int:
+        """Files a generation of `shape` is saved in: flat indexes (small libraries) stay whole."""
+        return max(1, self.serve_shards) if shape.kind in ("ivf", "ivfpq") else 1
 
 
 @dataclass
@@ -97,6 +103,7 @@ class VectorIndex:
     version: int = field(init=False)
     count: int = field(init=False)  # vectors the index holds
     tuning: dict[str, Any] | None = field(init=False, default=None)  # see Manifest.tuning
+    pieces: int = field(init=False, default=1)  # files the generation on disk is saved in (Manifest.shards)
     _index: faiss.Index | None = field(init=False, default=None)
     _building: Build | None = field(init=False, default=None)
 
@@ -108,9 +115,10 @@ class VectorIndex:
         """Shape, version, count and tuning from a manifest of this dimension; an empty flat index's otherwise."""
         if manifest is not None and manifest.dim == self.dim:
             self.shape, self.version, self.count = manifest.shape, manifest.version, manifest.count
-            self.tuning = manifest.tuning
+            self.tuning, self.pieces = manifest.tuning, len(manifest.files)
         else:
             self.shape, self.version, self.count = ann.AnnShape("flat"), 0, 0
+            self.pieces = 1
 
     @property
     def index(self) -> faiss.Index:
@@ -196,20 +204,31 @@ class VectorIndex:
         the delta is small beside a large index: readers search it exactly until a later checkpoint folds it in."""
         policy = IndexPolicy.of(policy)
         trained = self._building is not None and not self._building.is_alive()
-        if not trained and self.files.manifest_path.exists() and self._delta_can_wait(policy):
+        laid_out = self.pieces == policy.pieces_for(self.shape)  # else the settings ask for other files
+        if not trained and laid_out and self.files.manifest_path.exists() and self._delta_can_wait(policy):
             return
-        if self.sync(policy, background=background) or not self.files.manifest_path.exists():
-            self.save()
+        changed = self.sync(policy, background=background)
+        if changed or not laid_out or not self.files.manifest_path.exists():
+            self.save(policy.pieces_for(self.shape))
 
-    def rebuild(self, policy: IndexPolicy) -> None:
+    def rebuild(self, policy: IndexPolicy, *, shards: int | None = None, executor: ShardExecutor | None = None) -> None:
         """Train a new index on the library as it is now and write it (`xmodal index --rebuild-index`): readers
-        search the previous generation until the new one is announced."""
+        search the previous generation until the new one is announced.
+
+        `shards` (0: one per shard_build.SHARD_VECTORS vectors) or an `executor` (threads here, or Ray tasks) splits
+        the adding into shards filled apart and merged (indexer.shard_build): the same index, built in parallel."""
         catalog_ids = self.catalog.vector_ids(self.collection)
         version = self.catalog.version(self.collection)
         shape = policy.shape_for(len(catalog_ids), None)
-        self._index = build_from_store(self.catalog, self.collection, shape, self.dim, catalog_ids)
+        if shards is None and executor is None:
+            self._index = build_from_store(self.catalog, self.collection, shape, self.dim, catalog_ids)
+        else:
+            source = shard_build.StoreSource.of(self.catalog.vectors[self.collection], self.dim)
+            self._index = shard_build.build(
+                shape, self.dim, catalog_ids, source, shards or 0, executor, groups=policy.pieces_for(shape)
+            )
         self.shape, self.version, self.count = shape, version, len(catalog_ids)
-        self.save()
+        self.save(policy.pieces_for(shape))
 
     def _delta_can_wait(self, policy: IndexPolicy) -> bool:
         if self.catalog.version(self.collection) == self.version:  # current: unless the settings want another shape
@@ -223,5 +242,8 @@ class VectorIndex:
         dead = max(0, self.count - (n - written))  # ids the index holds that the catalog deleted (about)
         return written + dead <= policy.delta_limit
 
-    def save(self) -> None:
-        self.files.save(self.index, self.version, self.dim, self.shape)
+    def save(self, pieces: int | None = None) -> None:
+        """Write the index as a new generation, in `pieces` files (its pieces as they are when None)."""
+        if pieces is not None:
+            self._index = shard_build.layout(self.index, pieces)
+        self.pieces = len(self.files.save(self.index, self.version, self.dim, self.shape).files)

@@ -57,6 +57,7 @@ class ClusterReads:
         self.settings = settings
         self.run = run
         self.reader = reader  # the writer's own: videos, and the first pictures of a new library
+        run.commit_size = max(run.settings.batch_size, settings.commit_batch)
 
     def upcoming(self) -> ReadOutcome | None:
         return None  # a video is hashed by the writer when the run reaches it
@@ -108,8 +109,11 @@ class ClusterReads:
         return outcomes
 
     def _settle_runtime(self, first: Sequence[PlannedFile]) -> None:
-        """auto's int8 tower is checked on a new library's first pictures (pictures.checked_on_own_pictures) before
-        any actor encodes with it: the writer decodes those few itself."""
+        """A new library's pictures go through torch on a cluster with GPUs; elsewhere auto's int8 tower is checked
+        on its first pictures (pictures.checked_on_own_pictures) before any actor encodes with it: the writer decodes
+        those few itself."""
+        if self.run.needs_own_pictures_check() and self.cluster.gpus >= 1:
+            self.run.use_torch("the cluster has GPUs")  # fp16 on a GPU beats the int8 tower made for CPUs
         if self.run.needs_own_pictures_check():
             outcomes = [self.reader.read(item) for item in first]
             self.run.check_own_pictures([o.tensor for o in outcomes if isinstance(o, Decoded)][:OWN_PICTURES_CHECKED])

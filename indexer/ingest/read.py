@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Container
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -20,6 +21,9 @@ from indexer.decode import DecodeError, ImageInfo, TooManyPixels, decode_image
 from indexer.hashing import content_hash, content_sample_hash
 from indexer.ingest.plan import PlannedFile
 from indexer.selection import file_kind
+
+if TYPE_CHECKING:
+    from indexer.gpu_decode import TensorDecoder
 
 log = logging.getLogger(__name__)
 
@@ -94,19 +98,22 @@ class ReadLimits:
 
 
 class FileReader:
-    """Turns a planned file into an outcome; safe to call from many threads at once."""
+    """Turns a planned file into an outcome; safe to call from many threads at once. `tensor_decoder`, where given,
+    takes the JPEGs it can (nvJPEG on the GPU: indexer.gpu_decode) and leaves the rest to Pillow and `to_tensor`."""
 
     def __init__(
         self,
         limits: ReadLimits,
         image_size: int,
         to_tensor: Callable[[Image.Image], torch.Tensor],
-        known_hashes: Collection[str],
+        known_hashes: Container[str],
+        tensor_decoder: TensorDecoder | None = None,
     ) -> None:
         self.limits = limits
         self.image_size = image_size
         self.to_tensor = to_tensor
         self.known_hashes = known_hashes
+        self.tensor_decoder = tensor_decoder
 
     def read(self, item: PlannedFile, reuse_known: bool = True) -> ReadOutcome:
         started = time.perf_counter()
@@ -127,8 +134,7 @@ class FileReader:
             digest = content_hash(data)
             if reuse_known and digest in self.known_hashes:
                 return KnownContent(item, digest, time.perf_counter() - started)
-            image, info = decode_image(data, self.image_size, self.limits.max_image_pixels, file.path)
-            return Decoded(item, digest, self.to_tensor(image), info, time.perf_counter() - started)
+            return Decoded(item, digest, *self._decode(data, file.path), time.perf_counter() - started)
         except FileNotFoundError:
             return Vanished(item, time.perf_counter() - started)
         except TooManyPixels as exc:
@@ -140,6 +146,14 @@ class FileReader:
         except Exception as exc:  # a bug or a hostile file must cost one file, never the run
             log.exception("unexpected error on %s", file.path)
             return failed(f"unexpected error: {type(exc).__name__}: {exc}")
+
+    def _decode(self, data: bytes, path: str) -> tuple[torch.Tensor, ImageInfo]:
+        max_pixels = self.limits.max_image_pixels
+        decoded = self.tensor_decoder.decode(data, max_pixels, path) if self.tensor_decoder is not None else None
+        if decoded is not None:  # a JPEG the tensor decoder took; it leaves anything else, and every refusal, to Pillow
+            return decoded
+        image, info = decode_image(data, self.image_size, max_pixels, path)
+        return self.to_tensor(image), info
 
     def _read_video(self, item: PlannedFile, reuse_known: bool, started: float) -> ReadOutcome:
         """Videos are not bound by max_file_bytes (an hour of phone video is gigabytes): they are bounded by

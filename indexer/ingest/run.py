@@ -20,6 +20,7 @@ import torch
 
 from core.settings import Settings
 from indexer.encoder import Encoder
+from indexer.gpu_decode import for_run
 from indexer.ingest.batch import Batch, FrameToEncode, ToEncode, VideoDone, WithoutVector, WithVector
 from indexer.ingest.encode import encode_batch
 from indexer.ingest.known_content import ContentMatcher, Copy, Move, ReadAgain, Touch
@@ -101,6 +102,9 @@ class IndexRun:
         self.moment_rule = MomentRule(video.every_seconds, video.moment_similarity, video.max_moment_seconds)
         self._sampler: IsolatedSampler | None = None  # started by the first video
         self._read_source = read_source
+        # Items per catalog transaction: a batch to encode locally; more where vectors arrive made (a cluster's
+        # source raises it), as each commit costs a transaction and an fdatasync whatever its size.
+        self.commit_size = settings.batch_size
         self._reads: ReadSource | None = None  # set by run()
         self._next_stream: FrameStream | None = None  # the next video's frames, already being sampled
 
@@ -114,6 +118,7 @@ class IndexRun:
             self.encoder.image_size,
             self.pictures.image_tensor,
             plan.known_hashes,
+            for_run(self.settings.gpu_decode, self.encoder, self.pictures),
         )
         matcher = ContentMatcher(self.catalog, plan.missing, self.encoder.dim)
         if self._read_source is not None:
@@ -217,7 +222,7 @@ class IndexRun:
             self._take_video(outcome, plan, progress)
         elif isinstance(outcome, Vanished) and item.known is not None:  # went away while the run was reading
             plan.missing.add(item.known)
-        if len(self._batch) >= self.settings.batch_size:
+        if len(self._batch) >= self.commit_size:
             self._flush()
 
     def _take_video(self, found: VideoFound, plan: Plan, progress: ProgressReporter | None) -> None:
@@ -347,6 +352,13 @@ class IndexRun:
         """A library's first pictures, where auto chose the int8 image tower: checked against torch once (see
         pictures.checked_on_own_pictures); a tower that strays gives the run, and the library, to torch."""
         return self.settings.index_runtime == "auto" and self._fresh_library and not self._runtime_recorded
+
+    def use_torch(self, why: str) -> None:
+        """Give a new library's pictures to torch before any is encoded (a cluster with GPUs)."""
+        if self.pictures is not self.encoder:
+            log.info("pictures go through torch: %s", why)
+            self.pictures = self.encoder
+            self.report.image_runtime = self.encoder.runtime
 
     def check_own_pictures(self, tensors: list[torch.Tensor]) -> None:
         if not self.needs_own_pictures_check():

@@ -144,6 +144,7 @@ SMALL_BATCHES = {
     **TORCH,
     "XMODAL_BATCH_SIZE": "8",
     "XMODAL_RAY__DECODE_BATCH": "8",
+    "XMODAL_RAY__COMMIT_BATCH": "8",  # the writer commits as often as a local run of batch 8: a kill lands mid-run
     "XMODAL_CHECKPOINT_SECONDS": "1000",
 }
 
@@ -231,3 +232,19 @@ def test_a_chunk_is_read_and_encoded_as_the_writer_would(tmp_path: Path, tiny_mo
     with Image.open(good) as image:
         want = encoder.encode_images([image.convert("RGB")])[0]
     assert np.abs(encoded[0].vector - want).max() <= 1e-5
+
+
+def test_an_index_rebuilt_on_the_cluster_in_shards_finds_what_a_local_one_finds(
+    tmp_path: Path, tiny_model: TinyModel, ray_address: str
+) -> None:
+    photos = make_photo_folder(tmp_path / "photos", 120)
+    ivf = {**TORCH, "XMODAL_IVF_THRESHOLD": "40", "XMODAL_RAY__INDEX_SHARDS": "3", "XMODAL_RAY__SERVE_SHARDS": "2"}
+    finished(xmodal(tmp_path / "local", tiny_model, str(tmp_path / "photos"), "--rebuild-index", env=TORCH))
+    ray_run = ("--rebuild-index", "--ray-address", ray_address)
+    finished(xmodal(tmp_path / "ray", tiny_model, str(tmp_path / "photos"), *ray_run, env=ivf))
+    local, clustered = Cli(tmp_path / "local", tiny_model), Cli(tmp_path / "ray", tiny_model)
+    index = clustered.stats()["indexes"]["media"]
+    assert (index["kind"], index["shards"], index["count"], index["delta"]) == ("ivf", 2, 120, 0)
+    for photo in photos[:5]:
+        query = ("--image", str(photo), "-k", "5")
+        assert [h["path"] for h in clustered.search_json(*query)] == [h["path"] for h in local.search_json(*query)]
