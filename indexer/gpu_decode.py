@@ -18,8 +18,10 @@ bounds the difference.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
+import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -77,6 +79,7 @@ class TensorDecoder:
         levels = np.arange(256, dtype=np.float32) / np.float32(255)
         mean, std = np.asarray(preprocess.mean, np.float32)[:, None], np.asarray(preprocess.std, np.float32)[:, None]
         self._levels = (levels - mean) / std
+        self._streams = threading.local()
 
     def decode(self, data: bytes, max_pixels: int, name: str | None = None) -> Prepared | None:
         """The model's input and the picture's metadata, or None where the Pillow path is to read the file."""
@@ -86,8 +89,9 @@ class TensorDecoder:
         if header is None:
             return None
         try:
-            pixels = self._decode_jpeg(_as_tensor(data), mode=self._rgb, device=self.device)
-            return self.prepare(pixels, header[0]), header[1]
+            with self._own_stream():
+                pixels = self._decode_jpeg(_as_tensor(data), mode=self._rgb, device=self.device)
+                return self.prepare(pixels, header[0]), header[1]
         except (RuntimeError, ValueError) as exc:  # damaged data, a kind of JPEG it lacks, device memory: Pillow's
             log.debug("decode_jpeg refused a picture (%s); Pillow reads it", exc)
             return None
@@ -102,17 +106,35 @@ class TensorDecoder:
         if not chosen:
             return results
         try:
-            decoded = self._decode_jpeg([_as_tensor(datas[i]) for i in chosen], mode=self._rgb, device=self.device)
+            with self._own_stream():
+                decoded = self._decode_jpeg([_as_tensor(datas[i]) for i in chosen], mode=self._rgb, device=self.device)
+                results = self._prepared(chosen, decoded, headers, results)
+            return results
         except (RuntimeError, ValueError):
             return [
                 None if header is None else self.decode(data, max_pixels)
                 for data, header in zip(datas, headers, strict=True)
             ]
+
+    def _prepared(
+        self, chosen: list[int], decoded: list[torch.Tensor], headers: list[Any], results: list[Prepared | None]
+    ) -> list[Prepared | None]:
         for i, pixels in zip(chosen, decoded, strict=True):
             header = headers[i]
             assert header is not None
             results[i] = self.prepare(pixels, header[0]), header[1]
         return results
+
+    def _own_stream(self) -> contextlib.AbstractContextManager[Any]:
+        """On CUDA, each decode thread's work on a stream of its own: on the default stream, nvJPEG's writes could
+        land in memory the caching allocator hands back while the encoder's queued kernels still read it
+        (pytorch/vision#9606). The copy back to the host at the end of `prepare` waits for this stream only."""
+        if self.device.type != "cuda":
+            return contextlib.nullcontext()
+        stream = getattr(self._streams, "stream", None)
+        if stream is None:
+            stream = self._streams.stream = torch.cuda.Stream(self.device)
+        return torch.cuda.stream(stream)
 
     def works(self) -> bool:
         """Whether decode_jpeg decodes on this device at all (a torchvision built without nvJPEG does not), tried on

@@ -20,11 +20,12 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import faiss
 import numpy as np
 
+from core.errors import ClusterError
 from indexer import ann
 from indexer.catalog.vector_store import VectorStore
 
@@ -96,9 +97,25 @@ class RayExecutor:
 
         task = ray.remote(num_cpus=self.cpus)(fill_from_store)
         shared = ray.put(trained)  # sent to the object store once, not with every task
-        pending = deque(task.remote(shared, chunk, source) for chunk in chunks)
-        while pending:
-            yield ray.get(pending.popleft())  # its reference dropped once merged: the object store may free it
+        # As many shards in flight as the cluster has CPUs for: filled shards (2 GB each at 1M IVF-Flat vectors)
+        # wait in the object store only until merged, not all at once.
+        window = max(2, int(ray.cluster_resources().get("CPU", 1) // self.cpus))
+        waiting = deque(chunks)
+        pending: deque[Any] = deque()
+        try:
+            while waiting or pending:
+                while waiting and len(pending) < window:
+                    pending.append(task.remote(shared, waiting.popleft(), source))
+                yield ray.get(pending.popleft())  # its reference dropped once merged: the object store may free it
+        except ray.exceptions.RayError as exc:
+            raise ClusterError(
+                f"the cluster could not fill the index's shards from {source.path}: {exc}",
+                "the shards' tasks read the library's vector file by its path: every machine must see the library "
+                "folder there; or rebuild without --ray",
+            ) from exc
+        finally:
+            for ref in pending:
+                ray.cancel(ref)
 
 
 def shard_count(n: int, shards: int, groups: int = 1) -> int:
@@ -130,7 +147,9 @@ def build(
     finally:
         store.close()
     count = shard_count(len(ids), shards, groups)
-    filled = (executor or LocalExecutor()).fill(trained, np.array_split(ids, count), source)
+    if count == 1 or executor is None:
+        executor = LocalExecutor()  # one shard: faiss's threads here beat one task's single CPU on a cluster
+    filled = executor.fill(trained, np.array_split(ids, count), source)
     return merge(filled, [len(group) for group in np.array_split(np.arange(count), min(groups, count))])
 
 

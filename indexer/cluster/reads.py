@@ -28,7 +28,7 @@ from indexer.cluster.work import (
 )
 from indexer.ingest.pictures import OWN_PICTURES_CHECKED, OnnxPictures
 from indexer.ingest.plan import PlannedFile
-from indexer.ingest.read import Decoded, FileReader, ReadOutcome
+from indexer.ingest.read import Decoded, Failed, FileReader, ReadOutcome, Vanished
 from indexer.selection import file_kind
 
 if TYPE_CHECKING:
@@ -71,14 +71,16 @@ class ClusterReads:
         size = self.settings.decode_batch
         chunks = [pictures[start : start + size] for start in range(0, len(pictures), size)]
         chunk_of = {at: (number, position) for number, chunk in enumerate(chunks) for position, at in enumerate(chunk)}
-        pool = EncoderPool(self.ray, self._encoder_recipe(), self._encoders(), self.cluster, self.settings)
+        encoders = self._encoders()
         read_task = self.ray.remote(read_files).options(max_retries=READ_RETRIES)
-        recipe = self.ray.put(self._read_recipe())
-        window = 2 * pool.size + max(1, int(self.cluster.cpus - pool.size * self.settings.cpus_per_encoder))
+        window = 2 * encoders + max(1, int(self.cluster.cpus - encoders * self.settings.cpus_per_encoder))
         sent: dict[int, Any] = {}  # chunk number -> the ref of its outcomes, sent in order
         taken: dict[int, list[ReadOutcome]] = {}  # the chunk being handed to the run
         next_to_send = 0
+        pool: EncoderPool | None = None
         try:
+            recipe = self.ray.put(self._read_recipe())
+            pool = EncoderPool(self.ray, self._encoder_recipe(), encoders, self.cluster, self.settings)
             for at, item in enumerate(todo):
                 if at not in chunk_of:
                     yield self.reader.read(item)
@@ -90,9 +92,32 @@ class ClusterReads:
                         sent[next_to_send] = pool.encode(next_to_send, read_task.remote(files, recipe))
                         next_to_send += 1
                     taken = {number: self._collect(pool, number, sent.pop(number), [todo[i] for i in chunks[number]])}
-                yield with_item(taken[number][position], item)
+                yield self._checked(with_item(taken[number][position], item))
         finally:
-            pool.close()
+            for ref in sent.values():
+                self.ray.cancel(ref)  # a run that stops early leaves no work behind on a cluster that stays up
+            if pool is not None:
+                pool.close()
+
+    def _checked(self, outcome: ReadOutcome) -> ReadOutcome:
+        """A file a worker could not read, or found gone, is read by the writer too: workers that do not see the
+        files (no shared mount) must not turn every file into a removal, and one that lacks a reader (HEIC, RAW) or
+        a permission must not record a lasting failure for a file this machine reads."""
+        if not isinstance(outcome, Failed | Vanished):
+            return outcome
+        here = self.reader.read(outcome.item)
+        if isinstance(outcome, Vanished) and not isinstance(here, Vanished):
+            raise ClusterError(
+                f"the cluster's workers cannot see {outcome.item.file.path}, which is here",
+                "every machine of the cluster must see the files at the same paths (a shared mount); nothing was "
+                "removed, and what was indexed before is kept",
+            )
+        if isinstance(outcome, Failed) and not (isinstance(here, Failed) and here.reason == outcome.reason):
+            path = outcome.item.file.path
+            log.warning("a worker failed on %s (%s), the writer did not: the writer's reading is kept; check that "
+                        "every machine has the same readers and permissions", path, outcome.reason)  # fmt: skip
+            return here
+        return outcome
 
     def _collect(self, pool: EncoderPool, number: int, ref: Any, items: list[PlannedFile]) -> list[ReadOutcome]:
         try:
@@ -114,9 +139,10 @@ class ClusterReads:
         those few itself."""
         if self.run.needs_own_pictures_check() and self.cluster.gpus >= 1:
             self.run.use_torch("the cluster has GPUs")  # fp16 on a GPU beats the int8 tower made for CPUs
-        if self.run.needs_own_pictures_check():
+        if self.run.needs_own_pictures_check() and isinstance(self.run.pictures, OnnxPictures):
             outcomes = [self.reader.read(item) for item in first]
             self.run.check_own_pictures([o.tensor for o in outcomes if isinstance(o, Decoded)][:OWN_PICTURES_CHECKED])
+        self.run.record_runtime()  # before any actor encodes: every vector the run writes is of this runtime
 
     def _read_recipe(self) -> ReadRecipe:
         pictures = self.run.pictures
@@ -135,7 +161,21 @@ class ClusterReads:
         return EncoderRecipe(self.run.encoder.spec, pictures.runtime, device, self.run.settings.batch_size, tower)
 
     def _encoders(self) -> int:
-        return self.settings.encoders or self.cluster.default_encoders()
+        """The pool's size, checked against what the cluster has: actors that take every CPU (or more GPUs than
+        there are) would leave the run waiting forever on Ray's scheduler."""
+        encoders = self.settings.encoders or self.cluster.default_encoders()
+        if self.cluster.gpus >= 1 and encoders > self.cluster.gpus:
+            raise ClusterError(
+                f"{encoders} encoder actors asked for, each with a GPU, on a cluster of {self.cluster.gpus:g} GPUs",
+                "set ray.encoders to at most the GPUs (XMODAL_RAY__ENCODERS), or leave it unset",
+            )
+        if encoders * self.settings.cpus_per_encoder > self.cluster.cpus - 1:
+            raise ClusterError(
+                f"{encoders} encoder actors of {self.settings.cpus_per_encoder:g} CPUs leave none of the cluster's "
+                f"{self.cluster.cpus:g} CPUs to read files",
+                "lower ray.encoders or ray.cpus_per_encoder, or add machines to the cluster",
+            )
+        return encoders
 
 
 class EncoderPool:
@@ -147,7 +187,8 @@ class EncoderPool:
         actor = ray.remote(ChunkEncoder).options(
             num_cpus=settings.cpus_per_encoder, num_gpus=gpus, max_restarts=-1, max_task_retries=ENCODE_RETRIES
         )
-        self.actors = [actor.remote(recipe) for _ in range(size)]
+        shared = ray.put(recipe)  # an ONNX tower's bytes go to the object store once, not once per actor
+        self.actors = [actor.remote(shared) for _ in range(size)]
         self.load = [0] * size
         self._actor_of: dict[int, int] = {}
         self._check(recipe)

@@ -6,6 +6,7 @@ a file fails for the same reason wherever it is read."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import tempfile
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from core.files import atomic_path
 from indexer.ingest.plan import PlannedFile
 from indexer.ingest.read import Decoded, Encoded, FileReader, ReadLimits, ReadOutcome
 from indexer.scan import FoundFile
@@ -93,9 +95,13 @@ def make_picture_encoder(recipe: EncoderRecipe) -> PictureEncoder:
     from indexer.ingest.pictures import OnnxPictures
 
     assert recipe.tower is not None, "an ONNX runtime travels with its tower"
-    folder = Path(tempfile.mkdtemp(prefix="xmodal-tower-"))
-    (folder / recipe.tower.file_name).write_bytes(recipe.tower.data)
-    return OnnxPictures(folder, recipe.tower.manifest, int8=recipe.runtime == "onnx-int8")
+    tower = recipe.tower
+    folder = Path(tempfile.gettempdir()) / f"xmodal-tower-{hashlib.sha256(tower.data).hexdigest()[:16]}"
+    if not (folder / tower.file_name).exists():  # one copy per machine and tower, whatever restarts the actor
+        folder.mkdir(exist_ok=True)
+        with atomic_path(folder / tower.file_name) as temporary:
+            temporary.write_bytes(tower.data)
+    return OnnxPictures(folder, tower.manifest, int8=recipe.runtime == "onnx-int8")
 
 
 class ChunkEncoder:

@@ -19,9 +19,13 @@ class ImageEncoder(Protocol):
     def encode_image_tensors(self, batch: Sequence[torch.Tensor]) -> np.ndarray: ...
 
 
-def encode_batch(encoder: ImageEncoder, batch: Batch, rule: MomentRule) -> EncodedBatch:
+def encode_batch(encoder: ImageEncoder, batch: Batch, rule: MomentRule, most: int | None = None) -> EncodedBatch:
+    """`most`: pictures per model call (a cluster run's commit batch of made vectors can hold more pictures to
+    encode here than one call should take)."""
     tensors = batch.tensors()
-    encoded = iter(encoder.encode_image_tensors(tensors)) if tensors else iter(())
+    step = most or max(1, len(tensors))
+    calls = [encoder.encode_image_tensors(tensors[at : at + step]) for at in range(0, len(tensors), step)]
+    encoded = iter(np.concatenate(calls)) if calls else iter(())
     records, vectors, videos = [], [], []
     for item in batch.items:
         if isinstance(item, ToEncode):

@@ -209,7 +209,7 @@ class IndexRun:
                 self._batch.items.append(ToEncode(record, outcome.tensor))
             else:  # encoded on a cluster: the runtime is recorded before its vector is written, as a local one's
                 if not self._runtime_recorded:
-                    self._record_runtime()
+                    self.record_runtime()
                 self._batch.items.append(WithVector(record, outcome.vector))
                 self.times.add("encode", outcome.encode_seconds)
             if item.known is None:
@@ -335,9 +335,9 @@ class IndexRun:
         batch = self._batch
         if batch.tensors() and not self._runtime_recorded:
             self.check_own_pictures(batch.tensors())
-            self._record_runtime()
+            self.record_runtime()
         with self.times.measure("encode"):
-            encoded = encode_batch(self.pictures, batch, self.moment_rule)
+            encoded = encode_batch(self.pictures, batch, self.moment_rule, self.settings.batch_size)
         with self.times.measure("write"):
             self.writer.write(encoded)
         self._batch = Batch()
@@ -368,7 +368,7 @@ class IndexRun:
             self.pictures = checked
             self.report.image_runtime = checked.runtime
 
-    def _record_runtime(self) -> None:
+    def record_runtime(self) -> None:
         """Say in the catalog what encodes this run's pictures, before its first vectors are written (a crash in
         between records one runtime too many, never one too few)."""
         runtime = self.pictures.runtime

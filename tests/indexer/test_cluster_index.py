@@ -21,7 +21,7 @@ from PIL import Image
 
 from indexer.cluster.work import ChunkEncoder, EncoderRecipe, HashPrefixes, ReadRecipe, read_files
 from indexer.encoder import Encoder
-from indexer.ingest.read import Decoded, Encoded, Failed, ReadLimits
+from indexer.ingest.read import Decoded, Encoded, Failed, FileReader, ReadLimits
 from indexer.library import Library
 from indexer.model_spec import resolve
 from indexer.scan import FoundFile
@@ -248,3 +248,26 @@ def test_an_index_rebuilt_on_the_cluster_in_shards_finds_what_a_local_one_finds(
     for photo in photos[:5]:
         query = ("--image", str(photo), "-k", "5")
         assert [h["path"] for h in clustered.search_json(*query)] == [h["path"] for h in local.search_json(*query)]
+
+
+def test_the_writer_reads_again_what_a_worker_could_not(tmp_path: Path, tiny_model: TinyModel) -> None:
+    """A worker that does not see the files must not turn them into removals, and one that lacks a reader must not
+    record a lasting failure for a file the writer reads."""
+    from core.errors import ClusterError
+    from indexer.cluster.reads import ClusterReads
+    from indexer.ingest.plan import PlannedFile
+    from indexer.ingest.read import Vanished
+
+    good = write_picture(tmp_path / "a.jpg", 1, "JPEG")
+    bad = tmp_path / "b.jpg"
+    bad.write_bytes(b"junk")
+    encoder = Encoder(resolve(str(tiny_model.config), str(tiny_model.weights)), "cpu")
+    reads = ClusterReads.__new__(ClusterReads)  # only its writer-side reader is used here
+    reads.reader = FileReader(ReadLimits(1 << 20, 1 << 24), encoder.image_size, encoder.image_tower.preprocess, set())
+    item_of = {path: PlannedFile(FoundFile(str(path), path.stat().st_size, 0), None) for path in (good, bad)}
+    with pytest.raises(ClusterError, match="cannot see"):
+        reads._checked(Vanished(item_of[good], 0.0))
+    here = reads._checked(Failed(item_of[good], None, "cannot identify image file", 0.0))
+    assert isinstance(here, Decoded)
+    worker_says = reads.reader.read(item_of[bad])
+    assert isinstance(worker_says, Failed) and reads._checked(worker_says) is worker_says
