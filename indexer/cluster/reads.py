@@ -187,8 +187,10 @@ class EncoderPool:
         actor = ray.remote(ChunkEncoder).options(
             num_cpus=settings.cpus_per_encoder, num_gpus=gpus, max_restarts=-1, max_task_retries=ENCODE_RETRIES
         )
-        shared = ray.put(recipe)  # an ONNX tower's bytes go to the object store once, not once per actor
-        self.actors = [actor.remote(shared) for _ in range(size)]
+        # An ONNX tower's bytes go to the object store once, not once per actor; the pool holds the reference as long
+        # as its actors live, for a restarted actor to be built again from it.
+        self._recipe = ray.put(recipe)
+        self.actors = [actor.remote(self._recipe) for _ in range(size)]
         self.load = [0] * size
         self._actor_of: dict[int, int] = {}
         self._check(recipe)
