@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from core.errors import LibraryIncompatible
+from indexer.catalog.fts import index_names
 from indexer.catalog.names import COLLECTIONS, SCHEMA_VERSION, VECTOR_TABLE_NAMES, Collection
 from indexer.catalog.records import KnownFile, MediaRecord, MediaRow, Segment, TextRow
 from indexer.catalog.vector_store import VectorStore, store_folder
@@ -290,6 +291,7 @@ class Catalog:
                 ids[i] = first + offset
             rows = [{**{f: getattr(records[i], f) for f in fields}, "indexed_at": now, "id": ids[i]} for i in fresh]
             conn.execute(insert(media), rows)
+            index_names(conn, ids[fresh[0]], ids[fresh[-1]])
         if known:
             rows = [
                 {**{f: getattr(records[i], f) for f in fields}, "indexed_at": now, "row_id": records[i].id}
@@ -398,6 +400,8 @@ class Catalog:
                     "frame_s": segment.frame_s,
                 }
                 ids.append(int(conn.execute(insert(media).values(**row)).inserted_primary_key[0]))  # type: ignore[index]
+            if ids:
+                index_names(conn, ids[0], ids[-1])
             self._write_vectors(conn, "media", version, ids, [segment.vector for segment in segments])
         return video_id, ids
 

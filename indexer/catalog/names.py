@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 Collection = Literal["media", "texts"]
 COLLECTIONS: tuple[Collection, ...] = ("media", "texts")
 VECTOR_TABLE_NAMES: dict[Collection, str] = {"media": "media_vectors", "texts": "text_vectors"}

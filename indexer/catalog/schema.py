@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 
 from indexer.catalog.fts import create as create_fts_tables
+from indexer.catalog.fts import drop_insert_trigger
 from indexer.catalog.names import VECTOR_TABLE_NAMES, Collection
 
 metadata = MetaData()
@@ -216,4 +217,5 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     3: add_companions_and_skipped,  # 4: RAW+JPEG pairs, skipped files
     4: add_picture_words,  # 5: words read in pictures (OCR)
     5: move_vectors_to_files,  # 6: vectors in the vector store's files
+    6: drop_insert_trigger,  # 7: new rows' names indexed per transaction, not per row
 }

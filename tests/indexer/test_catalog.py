@@ -49,3 +49,24 @@ def test_a_catalog_from_a_newer_xmodal_is_refused(tmp_path: Path) -> None:
         Catalog(tmp_path / "c.sqlite", readonly=False)
     with pytest.raises(LibraryIncompatible):
         Catalog(tmp_path / "c.sqlite", readonly=True)
+
+
+def test_names_of_new_updated_and_deleted_rows_are_in_the_word_index_in_step(tmp_path: Path) -> None:
+    """New rows' names are indexed per transaction (no trigger per row since schema 7): every row once, a moved
+    row under its new name, a deleted one gone, and a row written again not twice."""
+    catalog = Catalog(tmp_path / "c.sqlite", readonly=False)
+
+    def indexed() -> dict[int, str]:
+        with catalog.connection() as conn:
+            return dict(conn.execute("SELECT rowid, name FROM media_fts ORDER BY rowid").fetchall())
+
+    ids = catalog.write_media([record(f"/p/beach-{i}.jpg") for i in range(3)], [np.ones(4, np.float32)] * 3)
+    assert indexed() == {ids[0]: "beach-0.jpg", ids[1]: "beach-1.jpg", ids[2]: "beach-2.jpg"}
+    catalog.move_media([(ids[0], "/p/harbour.jpg", 1, 1)])
+    catalog.delete_media([ids[1]])
+    [again] = catalog.write_media([record("/p/beach-2.jpg", id=ids[2])], [np.ones(4, np.float32)])
+    [fresh] = catalog.write_media([record("/p/beach-2.jpg")], [np.ones(4, np.float32)])  # the same path, anew
+    assert again == ids[2] and fresh > ids[2]
+    assert indexed() == {ids[0]: "harbour.jpg", fresh: "beach-2.jpg"}
+    with catalog.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'media_fts_insert'").fetchone()[0] == 0
