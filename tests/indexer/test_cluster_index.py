@@ -50,8 +50,9 @@ def ray_address() -> Iterator[str]:
     argv = [str(Path(sys.executable).parent / "ray"), "start", "--head", "--block", "--num-cpus", "2",
             "--port", str(port), "--include-dashboard", "false", "--disable-usage-stats", "--temp-dir", folder,
             "--object-store-memory", str(400 << 20)]  # fmt: skip
-    head = subprocess.Popen(argv, env={**os.environ, **RAY_TOKEN}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)  # fmt: skip
+    # Ray starts workers at nice 15: on a machine busy with other work they would crawl, and these tests with them.
+    env = {**os.environ, **RAY_TOKEN, "RAY_worker_niceness": "0"}
+    head = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     address = f"127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
