@@ -100,7 +100,7 @@ def decode_image(
         return decode_raw(data, target_size, max_pixels, raw_format(name))
     image = _open(data, max_pixels)
     try:
-        info = _info(image)
+        info = picture_info(image)
         if image.format in ("JPEG", "MPO"):
             image.draft("RGB", (target_size, target_size))  # DCT scaling: decode 1/2, 1/4, 1/8 size
         if isinstance(image, Jpeg2KImagePlugin.Jpeg2KImageFile):
@@ -154,7 +154,8 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _info(image: Image.Image) -> ImageInfo:
+def picture_info(image: Image.Image) -> ImageInfo:
+    """Format, upright size, date and camera, from the header alone (no pixels decoded)."""
     facts = exif_facts(exif_of(image))
     width, height = image.size
     if facts.orientation in QUARTER_TURNS:

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from indexer.decode import _info as picture_info  # the Pillow path's metadata reading, from the header alone
+from indexer.decode import picture_info
 from indexer.image_info import ORIENTATION, ImageInfo, exif_of
 from indexer.image_preprocess import Preprocess
 from indexer.selection import is_raw

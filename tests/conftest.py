@@ -78,6 +78,18 @@ def write_picture(path: Path, seed: int, fmt: str | None = None, **save: Any) ->
     return path
 
 
+def library_contents(library: Path) -> dict[str, tuple[int, str, str | None, str | None, np.ndarray | None]]:
+    """Every media row as (id, status, error, content hash, vector), by path: what two ways of indexing the same
+    folder must agree on."""
+    from indexer.library import Library
+
+    with Library.open_reader(library) as lib, lib.catalog.connection() as conn:
+        rows = conn.execute("SELECT id, path, status, error, content_hash FROM media").fetchall()
+        ids, vectors = lib.catalog.fetch_vectors("media", [row[0] for row in rows], lib.dim())
+    vector_of = dict(zip(ids.tolist(), vectors, strict=True))
+    return {path: (id_, status, error, digest, vector_of.get(id_)) for id_, path, status, error, digest in rows}
+
+
 def make_photo_folder(root: Path, count: int, start: int = 0) -> list[Path]:
     return [write_picture(root / f"photo-{start + i:03d}.jpg", start + i, "JPEG", quality=92) for i in range(count)]
 

@@ -11,7 +11,7 @@ by the writer itself, as in a local run (their frames need the run's video child
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from core.errors import ClusterError
@@ -62,7 +62,7 @@ class ClusterReads:
     def upcoming(self) -> ReadOutcome | None:
         return None  # a video is hashed by the writer when the run reaches it
 
-    def outcomes(self, todo: Sequence[PlannedFile]) -> Iterator[ReadOutcome]:
+    def outcomes(self, todo: Sequence[PlannedFile]) -> Generator[ReadOutcome, None, None]:
         pictures = [at for at, item in enumerate(todo) if file_kind(item.file.path) != "video"]
         if not pictures:
             yield from (self.reader.read(item) for item in todo)
@@ -75,7 +75,7 @@ class ClusterReads:
         read_task = self.ray.remote(read_files).options(max_retries=READ_RETRIES)
         window = 2 * encoders + max(1, int(self.cluster.cpus - encoders * self.settings.cpus_per_encoder))
         sent: dict[int, Any] = {}  # chunk number -> the ref of its outcomes, sent in order
-        taken: dict[int, list[ReadOutcome]] = {}  # the chunk being handed to the run
+        held_number, held = -1, []  # the chunk being handed to the run, and its outcomes
         next_to_send = 0
         pool: EncoderPool | None = None
         try:
@@ -86,13 +86,14 @@ class ClusterReads:
                     yield self.reader.read(item)
                     continue
                 number, position = chunk_of[at]
-                if number not in taken:
+                if number != held_number:
                     while next_to_send < len(chunks) and len(sent) < window:  # chunks go out in order: this one too
                         files = [todo[i].file for i in chunks[next_to_send]]
                         sent[next_to_send] = pool.encode(next_to_send, read_task.remote(files, recipe))
                         next_to_send += 1
-                    taken = {number: self._collect(pool, number, sent.pop(number), [todo[i] for i in chunks[number]])}
-                yield self._checked(with_item(taken[number][position], item))
+                    held_number = number
+                    held = self._collect(pool, number, sent.pop(number), [todo[i] for i in chunks[number]])
+                yield self._checked(with_item(held[position], item))
         finally:
             for ref in sent.values():
                 self.ray.cancel(ref)  # a run that stops early leaves no work behind on a cluster that stays up

@@ -4,7 +4,7 @@ cluster's read tasks and encoder actors (indexer.cluster.reads). The run takes t
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
@@ -13,8 +13,8 @@ from indexer.ingest.read import FileReader, ReadOutcome
 
 
 class ReadSource(Protocol):
-    def outcomes(self, todo: Sequence[PlannedFile]) -> Iterator[ReadOutcome]:
-        """One outcome per planned file, in the plan's order."""
+    def outcomes(self, todo: Sequence[PlannedFile]) -> Generator[ReadOutcome, None, None]:
+        """One outcome per planned file, in the plan's order; closing the generator stops the reads ahead."""
         ...
 
     def upcoming(self) -> ReadOutcome | None:
@@ -32,7 +32,7 @@ class ThreadedReads:
         self.window = window
         self._pending: deque[Future[ReadOutcome]] = deque()
 
-    def outcomes(self, todo: Sequence[PlannedFile]) -> Iterator[ReadOutcome]:
+    def outcomes(self, todo: Sequence[PlannedFile]) -> Generator[ReadOutcome, None, None]:
         with ThreadPoolExecutor(self.workers, thread_name_prefix="decode") as pool:
             pending = self._pending
             try:

@@ -187,9 +187,7 @@ class IndexRun:
                 self._take(outcome, plan, reader, matcher, progress)
                 progress.advance()
         finally:
-            close = getattr(outcomes, "close", None)
-            if close is not None:
-                close()  # a generator's cleanup (cancelling reads ahead) runs now, not when it is collected
+            outcomes.close()  # its cleanup (cancelling reads ahead) runs now, not when it is collected
 
     def _take(
         self,
@@ -207,9 +205,7 @@ class IndexRun:
             record = ok_record(item, outcome.content_hash, outcome.info)
             if isinstance(outcome, Decoded):
                 self._batch.items.append(ToEncode(record, outcome.tensor))
-            else:  # encoded on a cluster: the runtime is recorded before its vector is written, as a local one's
-                if not self._runtime_recorded:
-                    self.record_runtime()
+            else:  # encoded on a cluster, whose source recorded the runtime before any actor encoded
                 self._batch.items.append(WithVector(record, outcome.vector))
                 self.times.add("encode", outcome.encode_seconds)
             if item.known is None:

@@ -22,10 +22,9 @@ from PIL import Image
 from indexer.cluster.work import ChunkEncoder, EncoderRecipe, HashPrefixes, ReadRecipe, read_files
 from indexer.encoder import Encoder
 from indexer.ingest.read import Decoded, Encoded, Failed, FileReader, ReadLimits
-from indexer.library import Library
 from indexer.model_spec import resolve
 from indexer.scan import FoundFile
-from tests.conftest import Cli, TinyModel, make_photo_folder, write_picture
+from tests.conftest import Cli, TinyModel, library_contents, make_photo_folder, write_picture
 from tests.indexer.test_crash_and_scale import committed_vectors
 
 ray = pytest.importorskip("ray", reason="the --ray path needs ray (pip install 'xmodal[ray]')")
@@ -87,17 +86,8 @@ def finished(process: subprocess.Popen[str], timeout: float = 300) -> None:
     assert process.returncode == 0, err
 
 
-def contents(library: Path) -> dict[str, tuple[int, str, str | None, str | None, np.ndarray | None]]:
-    """Every media row as (id, status, error, content hash, vector), by path."""
-    with Library.open_reader(library) as lib, lib.catalog.connection() as conn:
-        rows = conn.execute("SELECT id, path, status, error, content_hash FROM media").fetchall()
-        ids, vectors = lib.catalog.fetch_vectors("media", [row[0] for row in rows], lib.dim())
-    vector_of = dict(zip(ids.tolist(), vectors, strict=True))
-    return {path: (id_, status, error, digest, vector_of.get(id_)) for id_, path, status, error, digest in rows}
-
-
 def assert_same_library(got: Path, want: Path) -> None:
-    mine, theirs = contents(got), contents(want)
+    mine, theirs = library_contents(got), library_contents(want)
     assert sorted(mine) == sorted(theirs)
     for path, (id_, status, error, digest, vector) in theirs.items():
         assert mine[path][:4] == (id_, status, error, digest), path
@@ -150,13 +140,16 @@ SMALL_BATCHES = {
 }
 
 
-def stopped_when_some_are_committed(process: subprocess.Popen[str], library: Path) -> None:
-    """Freeze the writer (SIGSTOP) once a few batches are in: the tiny model runs out of work in seconds."""
+def stopped_midway(library: Path, model: TinyModel, photos: Path, ray_address: str) -> subprocess.Popen[str]:
+    """`xmodal index --ray` of `photos`, its writer frozen (SIGSTOP) once a few batches are in: the tiny model runs
+    out of work in seconds. The caller sends its signal, then SIGCONT or SIGKILL."""
+    process = xmodal(library, model, str(photos), "--ray-address", ray_address, env=SMALL_BATCHES)
     deadline = time.monotonic() + 180
     while committed_vectors(library) < 24 and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.01)
     process.send_signal(signal.SIGSTOP)
     assert process.poll() is None and committed_vectors(library) < 200, "the run ended before the moment to stop it"
+    return process
 
 
 @pytest.fixture(scope="module")
@@ -173,8 +166,7 @@ def test_an_encoder_killed_mid_run_loses_nothing(
 ) -> None:
     photos, local = two_hundred
     library = tmp_path / "ray"
-    run = xmodal(library, tiny_model, str(photos), "--ray-address", ray_address, env=SMALL_BATCHES)
-    stopped_when_some_are_committed(run, library)
+    run = stopped_midway(library, tiny_model, photos, ray_address)
     victims = encoder_processes()
     assert victims, "the run's encoder actor should be alive"
     for pid in victims:
@@ -190,8 +182,7 @@ def test_a_writer_killed_mid_run_resumes_when_run_again(
 ) -> None:
     photos, local = two_hundred
     library = tmp_path / "ray"
-    run = xmodal(library, tiny_model, str(photos), "--ray-address", ray_address, env=SMALL_BATCHES)
-    stopped_when_some_are_committed(run, library)
+    run = stopped_midway(library, tiny_model, photos, ray_address)
     done_before = committed_vectors(library)
     run.kill()
     run.wait()

@@ -302,8 +302,7 @@ def test_an_index_run_with_gpu_decode_on_keeps_every_item_failure_and_meaning(
 ) -> None:
     """`gpu_decode = "on"` through the CLI (torchvision's decoder on the CPU here): the same items, failure reasons
     and picture metadata as Pillow, and vectors that mean the same."""
-    from tests.conftest import Cli
-    from tests.indexer.test_cluster_index import contents
+    from tests.conftest import Cli, library_contents
 
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -319,7 +318,7 @@ def test_an_index_run_with_gpu_decode_on_keeps_every_item_failure_and_meaning(
         with caplog.at_level("INFO", logger="indexer.gpu_decode"):
             cli.index(photos)
         assert ("decoded by torchvision" in caplog.text) == (choice == "on")
-        libraries[choice] = contents(cli.library)
+        libraries[choice] = library_contents(cli.library)
         assert len(cli.stats()["failures"]) == 1
     assert sorted(libraries["on"]) == sorted(libraries["off"])
     for path, (_, status, error, digest, vector) in libraries["off"].items():
