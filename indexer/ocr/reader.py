@@ -21,6 +21,7 @@ from typing import Any
 
 from PIL import Image
 
+from indexer.ocr.lines import NO_LINES, levelled, line_structure, local_leans
 from indexer.ocr.words import Word, convincing, merged, plausible, text_of
 
 
@@ -35,6 +36,8 @@ class ReadPlan:
     max_pixels: int = 16_000_000
     timeout_seconds: float = 30.0
     second_look: bool = True  # read pictures with words again at the size their words' heights ask for
+    straighten: bool = True  # read pictures whose lines of text lean again, turned level
+    local_threshold: bool = True  # read pictures with lines of text again, thresholded locally (Sauvola)
 
 
 @dataclass(frozen=True)
@@ -68,21 +71,65 @@ class PictureReader:
         start = time.monotonic()
         gray = image.convert("L")
         pixels = pixels or gray.width * gray.height
+        lines = line_structure(gray) if self.plan.straighten or self.plan.local_threshold else NO_LINES
+        angle = lines.lean if self.plan.straighten else None
         if pixels > self.plan.probe_pixels:
-            if not any(map(convincing, self._words(_scaled(gray, self.plan.probe_pixels), start))):
+            if not self._looked_convincing(_scaled(gray, self.plan.probe_pixels), angle, start):
                 return ReadResult("", 0, True, time.monotonic() - start)
             if whole is not None:
                 gray = whole().convert("L")
         gray = _scaled(gray, self.plan.max_pixels)
-        words = self._words(gray, start)
-        if self.plan.second_look and any(map(convincing, words)):
-            again = second_size(gray, words, self.plan.max_pixels)
-            if again is not None:
-                words = merged(words, self._words(again, start))
+        local = self.plan.local_threshold and lines.has_lines
+        words = self._read_all(gray, local, start)
+        for turn in self._turns(gray, angle, words):
+            words = merged(words, self._read_all(levelled(gray, turn), local, start))
         return ReadResult(text_of(words), len(words), False, time.monotonic() - start)
 
     def close(self) -> None:
         self._api.End()
+
+    def _looked_convincing(self, look: Image.Image, angle: float | None, start: float) -> bool:
+        """Whether the quick look finds a convincing word, as the picture is or, where its lines lean, turned
+        level (a receipt photographed askew reads as nothing until then)."""
+        if any(map(convincing, self._words(look, start))):
+            return True
+        return angle is not None and any(map(convincing, self._words(levelled(look, angle), start)))
+
+    def _turns(self, gray: Image.Image, angle: float | None, words: list[Word]) -> list[float]:
+        """The leans to read the picture again at: the whole picture's, or, in a picture with words (a level read
+        found some), those of words scattered at their own angles."""
+        if not self.plan.straighten:
+            return []
+        if angle is not None:
+            return [angle]
+        return local_leans(gray) if any(map(convincing, words)) else []
+
+    def _read_all(self, gray: Image.Image, local: bool, start: float) -> list[Word]:
+        """The words of a read at this size; where `local`, those a read thresholded locally adds; and, where the
+        first read's words are convincing, those of a second read at the size their heights ask for."""
+        words = self._words(gray, start)
+        again = None
+        if self.plan.second_look and any(map(convincing, words)):
+            again = second_size(gray, words, self.plan.max_pixels)
+        if local:
+            words = merged(words, self._locally_thresholded(gray, start))
+        if again is not None:
+            words = merged(words, self._words(again, start))
+        return words
+
+    def _locally_thresholded(self, gray: Image.Image, start: float) -> list[Word]:
+        """The lines with a convincing word in a read thresholded by Sauvola's local method, at most LOCAL_PIXELS.
+        Tesseract's one global (Otsu) threshold falls between a photo's ground and a mid-grey receipt or sign on
+        it: the receipt turns into a black block and reads as nothing. Used alone, Sauvola loses screenshots'
+        and receipts' words Otsu reads, and reads junk in photos; merged, and only where it is sure, it adds
+        words to every kind of picture (bench/RESULTS.md, ocr_quality)."""
+        self._api.SetVariable("thresholding_method", SAUVOLA)
+        try:
+            words = self._words(_scaled(gray, LOCAL_PIXELS), start)
+        finally:
+            self._api.SetVariable("thresholding_method", OTSU)
+        sure = {word.line for word in words if convincing(word)}
+        return [word for word in words if word.line in sure]
 
     def _words(self, gray: Image.Image, start: float) -> list[Word]:
         tesserocr = self._tesserocr
@@ -111,6 +158,8 @@ class PictureReader:
         return words
 
 
+OTSU, SAUVOLA = "0", "2"  # Tesseract's thresholding_method
+LOCAL_PIXELS = 2_100_000  # the locally thresholded read sees a picture at most this large (it is a third look)
 SMALL_TEXT_PX = 20  # words' median box height under which a picture is read again at twice its size
 MIN_HALF_SIDE = 300  # the short side a picture needs to be read again at half size
 

@@ -79,6 +79,8 @@ class OcrPass:
             max_pixels=ocr.max_pixels,
             timeout_seconds=ocr.timeout_seconds,
             second_look=ocr.second_look,
+            straighten=ocr.straighten,
+            local_threshold=ocr.local_threshold,
         )
         plan = WorkerPlan(read, settings.max_file_bytes, settings.max_image_pixels, ocr.max_memory_bytes)
         self.pool = OcrPool(plan, ocr.workers)

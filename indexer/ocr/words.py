@@ -26,11 +26,14 @@ class Word:
 
 
 def merged(first: list[Word], second: list[Word]) -> list[Word]:
-    """`first`, then the words of `second` it lacks, on lines of their own after it (two reads of one picture
-    at two sizes find mostly the same words)."""
+    """`first`, then each line of `second` that holds a word `first` lacks, whole, after it (two reads of one
+    picture at two sizes find mostly the same words). Whole lines, because Tesseract gives each Chinese character
+    as a word of its own: dropping the characters the first read had would break the second read's names apart
+    ("周轩琪" less a 周 seen elsewhere is a 轩琪 nobody searches for)."""
     seen = {word.text.casefold() for word in first}
     offset = 1 + max((word.line for word in first), default=0)
-    extra = [word for word in second if word.text.casefold() not in seen]
+    new_lines = {word.line for word in second if word.text.casefold() not in seen}
+    extra = [word for word in second if word.line in new_lines]
     return first + [Word(word.text, word.confidence, word.line + offset, word.height) for word in extra]
 
 

@@ -23,7 +23,7 @@ from indexer.ocr.pool import OcrPool, Picture
 from indexer.ocr.reader import PictureReader, ReadPlan, second_size
 from indexer.ocr.run import OcrPass, read_words, tesseract_for
 from indexer.ocr.tesseract import find_tesseract
-from indexer.ocr.words import Word
+from indexer.ocr.words import Word, merged, text_of
 from indexer.ocr.worker import WorkerPlan
 from indexer.progress import ProgressReporter
 from tests.conftest import Cli, TinyModel, write_picture
@@ -217,6 +217,98 @@ def test_the_second_look_is_chosen_by_the_heights_of_the_words_found() -> None:
     assert second_size(page, small, max_pixels=3_000_000) is None  # twice the size would pass the limit
     assert second_size(page, large, max_pixels=16_000_000).size == (500, 400)  # type: ignore[union-attr]
     assert second_size(Image.new("L", (400, 200)), large, max_pixels=16_000_000) is None  # too small to halve
+
+
+def askew_receipt(path: Path, angle: float, width: int) -> Path:
+    """A receipt on a mottled ground (a photo's worth of texture: the lean is not read off clean edges), turned by
+    `angle` degrees counter-clockwise, as a camera held askew sees it, `width` pixels wide."""
+    paper = Image.open(render(path.with_suffix(".page.png"), RECEIPT_LINES, size=(900, 620), height=44))
+    turned = paper.convert("L").rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=0)
+    mask = Image.new("L", paper.size, 255).rotate(angle, expand=True)
+    ground = Image.effect_noise(turned.size, 40).point(lambda v: 90 + v // 3)
+    ground.paste(turned, mask=mask)
+    height = round(ground.height * width / ground.width)
+    ground.resize((width, height), Image.Resampling.BICUBIC).convert("RGB").save(path, quality=90)
+    return path
+
+
+RECEIPT_LINES = ["BRAMBLE MARKET", "INVOICE 2024-311", "Lanterns 12.50", "Chestnuts 3.20", "Total 15.70"]
+RECEIPT_WORDS = {"BRAMBLE", "MARKET", "INVOICE", "Lanterns", "Chestnuts", "Total"}
+
+
+def test_the_lean_of_lines_of_text_is_measured_and_level_pictures_are_left_alone(tmp_path: Path) -> None:
+    from indexer.ocr.lines import lean, levelled, line_structure
+
+    for angle in (-15, -7, 4, 12, 18):
+        measured = lean(Image.open(askew_receipt(tmp_path / f"r{angle}.jpg", angle, 1000)).convert("L"))
+        assert measured is not None and abs(measured - angle) <= 1.0, (angle, measured)
+    level = Image.open(askew_receipt(tmp_path / "level.jpg", 0, 1000)).convert("L")
+    assert lean(level) is None
+    assert lean(levelled(level, 0.0)) is None
+    assert lean(Image.new("L", (800, 600), 200)) is None  # nothing stands out
+    assert lean(Image.effect_noise((800, 600), 60)) is None  # texture, no lines
+    photo = tmp_path / "photo.png"
+    write_picture(photo, 5)
+    assert lean(Image.open(photo).convert("L")) is None
+    assert line_structure(level).has_lines  # worth the locally thresholded read
+    assert not line_structure(Image.effect_noise((800, 600), 60)).has_lines
+    assert not line_structure(Image.open(photo).convert("L")).has_lines
+
+
+@pytest.mark.parametrize(("width", "angle"), [(1200, 13), (3600, 19)], ids=["small", "camera-size"])
+def test_a_receipt_photographed_askew_is_read_turned_level(tmp_path: Path, width: int, angle: int) -> None:
+    """Askew, Tesseract reads next to nothing of a receipt; turned level by its measured lean, the receipt reads
+    as if photographed straight. At 10 megapixels and 19 degrees the quick look finds no word either: only the
+    look turned level sends the photo to a full read."""
+    from data.rendered_text.reading import was_read
+
+    assert TESSERACT.tessdata is not None
+    image = Image.open(askew_receipt(tmp_path / "askew.jpg", angle, width))
+    found, probed_only = {}, {}
+    for straighten in (False, True):
+        reader = PictureReader(ReadPlan(TESSERACT.tessdata, TESSERACT.language_spec, straighten=straighten))
+        result = reader.read(image)
+        reader.close()
+        found[straighten] = {word for word in RECEIPT_WORDS if was_read(word, "en", result.text)}
+        probed_only[straighten] = result.probed_only
+    assert len(found[False]) <= 2, found[False]
+    assert found[True] >= RECEIPT_WORDS - {"Chestnuts"}, found[True]
+    assert probed_only == {False: width > 2000, True: False}
+
+
+def test_words_on_a_grey_plate_on_a_lighter_ground_are_read_by_a_local_threshold(tmp_path: Path) -> None:
+    """A price list on a mid-grey board against a light wall: Tesseract's one global threshold falls between wall
+    and board, the board turns black and nothing is read. The locally thresholded read reads it."""
+    from data.rendered_text.reading import was_read
+
+    assert TESSERACT.tessdata is not None
+    wall = Image.linear_gradient("L").resize((1200, 900)).point(lambda v: 205 + v // 8).convert("RGB")
+    board = Image.new("RGB", (560, 400), (172, 166, 150))
+    draw = ImageDraw.Draw(board)
+    font = ImageFont.truetype(LATIN_FONT, 30)  # type: ignore[arg-type]
+    for number, line in enumerate(["QUINCE BAKERY", "Sourdough 4.10", "Cinnamon 2.75", "Total 6.85"]):
+        draw.text((30, 30 + number * 70), line, font=font, fill=(30, 60, 30))
+    wall.paste(board, (80, 80))
+    wall.save(tmp_path / "board.jpg", quality=92)
+    image = Image.open(tmp_path / "board.jpg")
+    wanted = {"QUINCE", "BAKERY", "Sourdough", "Cinnamon", "Total"}
+    found = {}
+    for local_threshold in (False, True):
+        plan = ReadPlan(TESSERACT.tessdata, TESSERACT.language_spec, local_threshold=local_threshold)
+        reader = PictureReader(plan)
+        text = reader.read(image).text
+        reader.close()
+        found[local_threshold] = {word for word in wanted if was_read(word, "en", text)}
+    assert found == {False: set(), True: wanted}
+
+
+def test_a_second_read_adds_whole_lines_so_chinese_names_stay_whole() -> None:
+    """Tesseract gives each Chinese character as a word: a second read's 周轩琪 must not lose the 周 the first
+    read had elsewhere, or the name is not found."""
+    first = [Word("周", 90, 1, 14), Word("兰", 90, 1, 14), Word("涛", 90, 1, 14), Word("Files", 90, 2, 14)]
+    second = [Word("周", 90, 1, 28), Word("轩", 90, 1, 28), Word("琪", 90, 1, 28), Word("Files", 90, 2, 28)]
+    lines = text_of(merged(first, second)).splitlines()
+    assert lines == ["周兰涛", "Files", "周轩琪"]
 
 
 def test_where_tesseract_lacks_the_languages_indexing_says_so_and_goes_on(
