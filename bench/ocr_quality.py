@@ -9,25 +9,27 @@ holds, how high (ink height, px) and at what angle. A word counts as read when a
 the text the reader kept (data/rendered_text/reading.py).
 
 - Quality of the reader as it is: recall of words at least 20 px high, overall, by language, angle, height, kind
-  and ground; smaller words apart. Then `min_confidence` 60/70/80 and experiments the reader has no setting for
-  (the picture's slow brightness changes subtracted first; a second read at half size; lone stroke-like Chinese
-  pieces dropped; with `--more` each alone, Tesseract's Sauvola thresholding and PSM AUTO), each with the words it keeps
+  and ground; smaller words apart; beside it the reader without its reads turned level and thresholded locally.
+  Then one read only, `min_confidence` 60/80, and with `--more` each of those two reads off alone and experiments
+  the reader has no setting for (the picture's slow brightness changes subtracted first; a read at half size;
+  lone stroke-like Chinese pieces dropped; Tesseract's Sauvola thresholding alone and PSM AUTO), each with the words it keeps
   on `--flickr` real photos with no text (Flickr8k), which would pollute search. These passes run in two worker
   processes: their seconds compare variants, the cost table below is the cost.
 - The probe (`probe_pixels`): set pictures over it read with it and with it off (`probe_pixels = max_pixels`).
 - Search: "search a word that is in one picture" (queries.csv), the share whose picture is the top hit, through
-  the engine (demo model, `xmodal index` + `xmodal ocr`, `Searcher`). Needs the OCR pass: until `xmodal ocr`
-  exists it says so and measures nothing.
+  the engine (demo model, `xmodal index` + `xmodal ocr`, `Searcher`), with the reader as it is and without its
+  reads turned level and thresholded locally.
 - Cost: pictures per second of one reader in this process, pictures decoded beforehand: `--cost-sample` set
   pictures with text, the no-text photos at their own size (~0.2 MP), and `--camera` of them upscaled to 12 MP
-  with the probe, without it, and with the probe not fooled by strokes. Quiet, and with `--load` the reader as it
-  is again while two spinning processes keep both cores busy
+  with the probe and without it; the reader as it is, without its reads turned level and thresholded locally, and
+  with one read. Quiet, and with `--load` the first two again while two spinning processes keep both cores busy
   ("others' cores": how busy the rest of the shared machine was meanwhile).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import tempfile
 import time
@@ -81,6 +83,8 @@ class Variant:
     half_too: bool = False  # read again at half size, the words of both kept (large text)
     drop_strokes: bool = False  # pieces made only of 一, 二, 丨 ... dropped, from the probe's look too
     second_look: bool = True  # the reader's second read at the size its words' heights ask for
+    straighten: bool = True  # the reader's reads turned level where lines of text lean
+    local_threshold: bool = True  # the reader's read thresholded locally (Sauvola) where there are lines
 
     def plan(self) -> ReadPlan:
         tesseract = find_tesseract(LANGUAGES)
@@ -92,22 +96,28 @@ class Variant:
             min_confidence=self.min_confidence,
             probe_pixels=base.probe_pixels if own_probe else base.max_pixels,
             second_look=self.second_look,
+            straighten=self.straighten,
+            local_threshold=self.local_threshold,
         )
 
 
 DEFAULT = Variant("reader as it is (min_confidence 70)")
-ONE_LOOK = Variant("one read (second look off)", second_look=False)
+PLAIN = Variant("not straightened, no local threshold", straighten=False, local_threshold=False)
+ONE_LOOK = Variant("one read (no second look, no local threshold)", second_look=False, local_threshold=False)
 NO_PROBE = Variant("probe off", probe=False)
 STROKES_DROPPED = Variant("lone strokes dropped", drop_strokes=True)
 BEST = Variant("flattened + half size + lone strokes dropped", flatten=True, half_too=True, drop_strokes=True)
 VARIANTS = (
     DEFAULT,
+    PLAIN,
     ONE_LOOK,
     Variant("min_confidence 60", min_confidence=60),
     Variant("min_confidence 80", min_confidence=80),
-    BEST,
 )
 MORE = (
+    Variant("not straightened", straighten=False),
+    Variant("no local threshold", local_threshold=False),
+    BEST,
     Variant("flattened + half size", flatten=True, half_too=True),
     Variant("flattened (brightness subtracted)", flatten=True),
     Variant("also read at half size", half_too=True),
@@ -268,15 +278,33 @@ def table(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
 # -- search through the engine ---------------------------------------------------------------------
 
 
-def search_measure(folder: Path) -> dict[str, str] | None:
-    """The share of one-picture word queries whose picture is the top hit; None while there is no OCR pass."""
-    from typer.main import get_command
+PLAIN_ENV = {"XMODAL_OCR__STRAIGHTEN": "false", "XMODAL_OCR__LOCAL_THRESHOLD": "false"}
+
+
+def search_columns(folder: Path) -> dict[str, tuple[str, str]]:
+    """The search measure with the reader as it is, and with the settings of PLAIN."""
+    now, plain = search_measure(folder), search_measure(folder, PLAIN_ENV)
+    return {group: (now[group], plain.get(group, "–")) for group in now}
+
+
+def search_measure(folder: Path, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The share of one-picture word queries whose picture is the top hit, with `env` set for the run."""
+    saved = {name: os.environ.get(name) for name in env or {}}
+    os.environ.update(env or {})
+    try:
+        return _searched(folder)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _searched(folder: Path) -> dict[str, str]:
     from typer.testing import CliRunner
 
     from api.cli import app
-
-    if "ocr" not in get_command(app).commands:  # type: ignore[attr-defined]
-        return None
     from core.options import SearchOptions
     from core.settings import load_settings
     from indexer.library import Library
@@ -353,7 +381,8 @@ def main() -> None:
                         "(XMODAL_OCR__SECOND_LOOK=false and the like apply)")  # fmt: skip
     args = parser.parse_args()
     if args.search is not None:
-        print(table(["queries", "top hit is the picture"], (search_measure(args.search) or {}).items()))
+        rows = [(group, *cells) for group, cells in search_columns(args.search).items()]
+        print(table(["queries", "top hit: reader as it is", f"top hit: {PLAIN.name}"], rows))
         return
     tesseract = find_tesseract(LANGUAGES)
     if not tesseract.available:
@@ -387,7 +416,7 @@ def measure(args: argparse.Namespace, folder: Path, made: float) -> str:
             results[variant] = (scored(folder, truth, on_set), on_set, on_photos)
             print(f"{variant.name}: {time.perf_counter() - begun:.0f} s", flush=True)
         probe_off = read_all(pool, NO_PROBE, large)
-    search = search_measure(folder)
+    search = search_columns(folder)
 
     texts = [p for p in pictures if p.kind != "notext"]
     sample = texts[:: max(1, len(texts) // args.cost_sample)][: args.cost_sample]
@@ -395,12 +424,12 @@ def measure(args: argparse.Namespace, folder: Path, made: float) -> str:
     own_size = [Source(path).load() for path in photos]
     set_images = [Source(folder / p.file).load() for p in sample]
     groups = (
-        (f"set pictures with text ({len(sample)})", set_images, (DEFAULT, ONE_LOOK, BEST), False),
-        (f"Flickr photos, own size ({len(own_size)})", own_size, (DEFAULT, ONE_LOOK, BEST), True),
-        (f"Flickr photos at 12 MP ({len(camera)})", camera, (DEFAULT, NO_PROBE, STROKES_DROPPED, BEST), True),
+        (f"set pictures with text ({len(sample)})", set_images, (DEFAULT, PLAIN, ONE_LOOK), False),
+        (f"Flickr photos, own size ({len(own_size)})", own_size, (DEFAULT, PLAIN, ONE_LOOK), True),
+        (f"Flickr photos at 12 MP ({len(camera)})", camera, (DEFAULT, PLAIN, NO_PROBE), True),
     )
     rows = [
-        CostRow(f"{group}: {variant.name}", variant, images, no_text, variant in (DEFAULT, ONE_LOOK))
+        CostRow(f"{group}: {variant.name}", variant, images, no_text, variant in (DEFAULT, PLAIN))
         for group, images, chosen, no_text in groups
         for variant in chosen
     ]
@@ -425,7 +454,7 @@ def report(
     results: dict[Variant, tuple[Scored, dict[Path, Reading], dict[Path, Reading]]],
     large: list[Source],
     probe_off: dict[Path, Reading],
-    search: dict[str, str] | None,
+    search: dict[str, tuple[str, str]],
     rows: list[CostRow],
     quiet: dict[str, list[Reading]],
     loaded: dict[str, list[Reading]],
@@ -433,10 +462,10 @@ def report(
 ) -> str:
     by_file = {picture.file: picture for picture in pictures}
     pairs, on_set, on_photos = results[DEFAULT]
-    best = results[BEST][0] if BEST in results else []
+    plain = results[PLAIN][0]
 
     def row(label: str, keep: Callable[[TruthWord], bool]) -> tuple[str, str, str]:
-        return label, recall(pairs, keep), recall(best, keep)
+        return label, recall(pairs, keep), recall(plain, keep)
 
     def big(keep: Callable[[TruthWord], bool]) -> Callable[[TruthWord], bool]:
         return lambda w: w.height >= BIG and keep(w)
@@ -490,13 +519,8 @@ def report(
          per_second(loaded[row.name]) if row.name in loaded else "–")
         for row in rows
     ]  # fmt: skip
-    if search is None:
-        search_text = (
-            "**Needs the OCR pass**: this checkout has no `xmodal ocr` command yet, so nothing was indexed or "
-            "searched (the set's queries.csv is ready for it)."
-        )
-    else:
-        search_text = table(["queries", "top hit is the picture"], search.items())
+    search_rows = [(group, *cells) for group, cells in search.items()]
+    search_text = table(["queries", "reader as it is", PLAIN.name], search_rows)
     loaded_note = f" (others' cores besides: {others[1]:.2f})" if others[1] is not None else ""
     mix = ", ".join(f"{count} {kind}" for kind, count in sorted(Counter(p.kind for p in pictures).items()))
     tesseract = find_tesseract(LANGUAGES)
@@ -512,14 +536,14 @@ seed {args.seed}, made in {made:.0f} s): {mix}; {len(pairs)} words drawn; ground
 Recall is word-level: a word counts when a word search would find it in the text the reader kept (its letter-
 and-digit runs are tokens of it; a Chinese word's characters stand together). Cells: share (words).
 
-Words at least {BIG} px high (ink height); smaller words below. The reader as it is, and with the experiments
-that did best together ({BEST.name}; see the variants below):
+Words at least {BIG} px high (ink height); smaller words below. The reader as it is, and without its reads
+turned level and thresholded locally ({PLAIN.name}):
 
-{table(["words", "reader as it is", "flattened + half + strokes"], quality)}
+{table(["words", "reader as it is", "not straightened, no local threshold"], quality)}
 
 Where it misses: words at least {BIG} px, within 5° of level, by kind of picture, ground and polarity:
 
-{table(["pictures", "reader as it is", "flattened + half + strokes"], misses)}
+{table(["pictures", "reader as it is", "not straightened, no local threshold"], misses)}
 
 The reader raised `RuntimeError: No text returned` on {sum(crashed.values())} of {len(pictures)} set pictures
 ({", ".join(f"{n} {k}" for k, n in sorted(crashed.items())) or "none"}) and on {photo_crashes} of {len(on_photos)}
@@ -541,7 +565,9 @@ size, from the cost runs:
 
 {table(["photos", "false words"], photo_words)}
 
-Search, "a word that is in one picture" (queries.csv) through the engine, demo model:
+Search, "a word that is in one picture" (queries.csv) through the engine, demo model: the share whose picture is
+the top hit, the pass run with the reader as it is and with `XMODAL_OCR__STRAIGHTEN=false
+XMODAL_OCR__LOCAL_THRESHOLD=false`:
 
 {search_text}
 

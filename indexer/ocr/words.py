@@ -57,6 +57,31 @@ def plausible(word: Word, min_confidence: float) -> bool:
     return sum(ch.isalnum() for ch in core) >= 2
 
 
+CJK_SLACK = 20.0  # how much less sure Tesseract may be of Chinese characters that stand in a run
+
+
+def kept(words: list[Word], min_confidence: float) -> list[Word]:
+    """The plausible words of one read, in order. Tesseract is less sure of Chinese than of English that it
+    reads right (its per-character confidences for a person's or a street's name at 10-16 px sit at 50-70), so
+    a Chinese character is kept `CJK_SLACK` below the bar when it stands in a run of such characters on its
+    line: the run is a word. Alone, such a character is what a photo's edges read as (上, 人, 小)."""
+    lower = min_confidence - CJK_SLACK
+    chinese = [_chinese(word) and word.confidence >= lower for word in words]
+
+    def in_a_run(i: int) -> bool:
+        if not chinese[i]:
+            return False
+        beside = (j for j in (i - 1, i + 1) if 0 <= j < len(words) and words[j].line == words[i].line)
+        return len(CJK_CHAR.findall(words[i].text)) >= 2 or any(chinese[j] for j in beside)
+
+    return [word for i, word in enumerate(words) if plausible(word, min_confidence) or in_a_run(i)]
+
+
+def _chinese(word: Word) -> bool:
+    core = word.text.strip(_EDGE_PUNCTUATION)
+    return bool(CJK_CHAR.search(core)) and not only_strokes(core)
+
+
 PROBE_CONFIDENCE = 85.0
 
 

@@ -95,6 +95,27 @@ def test_a_word_search_finds_the_picture_that_shows_the_words(cli: Cli, tmp_path
     assert "words" in cli("stats")
 
 
+def test_among_many_invoices_the_one_with_every_word_is_found_first(cli: Cli, tmp_path: Path) -> None:
+    """Every invoice says INVOICE and a date in 2024; one also says the shop's name. The tiny model ranks the
+    pictures by chance, often an invoice with two of the three words far above the one with all three; that one
+    must come first all the same."""
+    folder = tmp_path / "invoices"
+    shops = ["Bramble", "Quillon", "Marrowby", "Thistledown", "Wexcombe", "Lanternfield", "Oakhollow", "Pennyfeld"]
+    for number, shop in enumerate(shops):
+        render(folder / f"scan-{number}.png", [f"{shop.upper()} STORES", f"INVOICE 2024-{300 + number}", "Total 9.99"])
+    notices = ["Platform closed", "Wet paint", "Garden gate", "Bicycle parking", "Staff only", "Quiet please",
+               "Library hours", "Fire exit", "Cloakroom", "Lost property"]  # fmt: skip
+    for number, notice in enumerate(notices):  # words elsewhere: INVOICE and 2024 are not in most texts
+        render(folder / "notices" / f"notice-{number}.png", [notice], size=(600, 200))
+    for seed in range(40):
+        write_picture(folder / "photos" / f"photo-{seed}.jpg", seed)
+    cli.index(folder)
+    for number, shop in enumerate(shops):
+        hits = cli.search_json(f"invoice 2024 {shop}", "-k", "3")
+        assert hits[0]["path"] == str(folder / f"scan-{number}.png"), (shop, [hit["path"] for hit in hits])
+        assert hits[0]["stages"]["lexical_all_words"] == 1.0
+
+
 def test_words_follow_the_picture_changes_and_moves_cost_nothing(cli: Cli, tmp_path: Path) -> None:
     folder = library_folder(tmp_path / "pictures")
     cli.index(folder)
@@ -300,6 +321,48 @@ def test_words_on_a_grey_plate_on_a_lighter_ground_are_read_by_a_local_threshold
         reader.close()
         found[local_threshold] = {word for word in wanted if was_read(word, "en", text)}
     assert found == {False: set(), True: wanted}
+
+
+def test_a_shop_signs_headline_is_read_at_a_quarter_of_its_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Characters 180-220 px high are shapes to Tesseract, at full size and at half; at a quarter they read."""
+    from indexer.ocr import reader as reader_module
+
+    assert TESSERACT.tessdata is not None
+    poster = Image.new("RGB", (1400, 1000), (245, 240, 230))
+    draw = ImageDraw.Draw(poster)
+    draw.text((60, 40), "琳思医院", font=ImageFont.truetype(CJK_FONT, 220), fill=(120, 20, 20))  # type: ignore[arg-type]
+    for number, line in enumerate(["Opening hours 9:00 - 21:00", "Noodles, dumplings and tea", "Closed on Mondays"]):
+        draw.text((60, 500 + number * 60), line, font=ImageFont.truetype(LATIN_FONT, 26), fill=(30, 30, 30))  # type: ignore[arg-type]
+    poster.save(tmp_path / "poster.png")
+    image = Image.open(tmp_path / "poster.png")
+
+    def text(second_look: bool) -> str:
+        reader = PictureReader(ReadPlan(TESSERACT.tessdata, TESSERACT.language_spec, second_look=second_look))  # type: ignore[arg-type]
+        try:
+            return reader.read(image).text
+        finally:
+            reader.close()
+
+    assert "琳思医院" in text(True).replace(" ", "")
+    assert "琳思医院" not in text(False).replace(" ", "")
+    monkeypatch.setattr(reader_module, "HEADLINE_SIDE", 10_000)  # the half-size second look alone
+    assert "琳思医院" not in text(True).replace(" ", "")
+
+
+def test_chinese_characters_in_a_run_are_kept_a_little_less_sure_and_lone_ones_are_not() -> None:
+    from indexer.ocr.words import kept
+
+    read = [
+        Word("周", 62, 1), Word("轩", 55, 1), Word("琪", 75, 1),  # a name, its rarer characters less sure
+        Word("上", 60, 2),  # alone on its line: an edge in a photo
+        Word("Kalezol", 60, 3),  # English below the bar stays out
+        Word("人", 58, 4), Word("Road", 90, 4),  # beside English, not in a run
+        Word("医院", 52, 5),  # two characters in one piece are a run
+        Word("小", 40, 6), Word("区", 45, 6),  # far below the bar, run or not
+    ]  # fmt: skip
+    assert [word.text for word in kept(read, 70)] == ["周", "轩", "琪", "Road", "医院"]
 
 
 def test_a_second_read_adds_whole_lines_so_chinese_names_stay_whole() -> None:
