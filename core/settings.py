@@ -100,7 +100,7 @@ class OcrSettings(BaseModel):
     )
     straighten: bool = Field(
         default=True,
-        description="Read a picture whose lines of text lean (a receipt or sign photographed askew, 3-20 degrees)"
+        description="Read a picture whose lines of text lean (a receipt or sign photographed askew, 4-20 degrees)"
         " again, turned level; about 10 ms to tell on every picture, a read more on those that lean.",
     )
     local_threshold: bool = Field(

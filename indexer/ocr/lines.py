@@ -30,7 +30,7 @@ MIN_STRUCTURE = 2.5  # sharpest angle over the median angle: most text pictures 
 
 @dataclass(frozen=True)
 class LineStructure:
-    lean: float | None  # degrees counter-clockwise to turn back by; None: level, or no lines to speak of
+    lean: float | None  # degrees the lines lean, counter-clockwise; None: level, or no lines to speak of
     structure: float  # the sharpest angle's sharpness over the median angle's; 0.0 with nothing standing out
 
     @property
@@ -42,6 +42,7 @@ NO_LINES = LineStructure(None, 0.0)
 
 
 def line_structure(gray: Image.Image) -> LineStructure:
+    """The lean and the structure of a picture's lines (any mode; measured in grey)."""
     ys, xs = np.nonzero(_strokes(gray))
     if len(xs) < MIN_INK:
         return NO_LINES
@@ -50,7 +51,7 @@ def line_structure(gray: Image.Image) -> LineStructure:
 
 
 def lean(gray: Image.Image) -> float | None:
-    """The angle (degrees, counter-clockwise) to turn the picture back by so its lines are level, or None when
+    """How far the picture's lines lean (degrees, counter-clockwise; `levelled` turns them back), or None when
     its lines are level already or it has none to speak of."""
     return line_structure(gray).lean
 
@@ -69,8 +70,8 @@ def _leaning(sharpness: np.ndarray, min_gain: float) -> float | None:
 
 WINDOW = 3  # local leans are measured in windows a third of the picture's sides, overlapping by half
 MIN_WINDOW_GAIN = 1.5  # a window holds fewer strokes than the picture: its lines must stand out more
-MIN_VOTES = 2  # windows that must agree (within a degree) on a local lean: one window alone is often a texture
-MOST_LOCAL = 2  # local leans read, the most agreed on first: each costs a read
+MIN_VOTES = 2  # windows that must agree (within a degree) on a local lean (overlapping ones share strokes)
+MOST_LOCAL = 2  # local leans read, the most agreed on first: each costs the picture's reads again
 
 
 def local_leans(gray: Image.Image) -> list[float]:
@@ -98,13 +99,15 @@ def local_leans(gray: Image.Image) -> list[float]:
 def levelled(gray: Image.Image, angle: float) -> Image.Image:
     """The picture turned back by `angle`, the corners that come into view filled with its median grey (a black
     or white wedge would be an edge Tesseract reads as strokes)."""
-    fill = int(np.median(np.asarray(gray)))
+    counts = np.cumsum(gray.histogram()[:256])
+    fill = int(np.searchsorted(counts, counts[-1] / 2))
     return gray.rotate(-angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=fill)
 
 
 def _strokes(gray: Image.Image) -> np.ndarray:
     """Pixels far from the mean of their 17×17 neighbourhood, at SIDE: the edges of strokes, whichever their
     polarity; smooth grounds (sky, gradients, paper) drop out."""
+    gray = gray if gray.mode == "L" else gray.convert("L")
     scale = SIDE / max(gray.size)
     if scale < 1:
         size = (max(1, round(gray.width * scale)), max(1, round(gray.height * scale)))
@@ -116,8 +119,8 @@ def _strokes(gray: Image.Image) -> np.ndarray:
 
 def _sharpness(ys: np.ndarray, xs: np.ndarray, angle: float) -> float:
     """How peaked the projection of the points across lines at `angle` is: the sum of squared steps between
-    neighbouring rows of its histogram, per point."""
+    neighbouring rows of its histogram (from and to the empty rows around it), per point."""
     theta = np.radians(angle)
     rows = ys * np.cos(theta) + xs * np.sin(theta)
     histogram = np.bincount((rows - rows.min()).astype(np.int64)).astype(np.float64)
-    return float(np.sum(np.diff(histogram) ** 2)) / len(xs)
+    return float(np.sum(np.diff(histogram, prepend=0.0, append=0.0) ** 2)) / len(xs)

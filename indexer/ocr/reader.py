@@ -20,15 +20,18 @@ against 0.76 with one read and a second look (bench/RESULTS.md, ocr_quality).
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 from PIL import Image
 
-from indexer.ocr.lines import levelled, line_structure, local_leans
+from indexer.ocr.lines import NO_LINES, levelled, line_structure, local_leans
 from indexer.ocr.words import Word, convincing, kept, merged, text_of
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -64,30 +67,42 @@ class PictureReader:
     def __init__(self, plan: ReadPlan) -> None:
         import tesserocr
 
-        self.plan = plan
         self._tesserocr = tesserocr
         # Sparse text: signs, labels and screenshots are scattered words more often than a page of prose.
         self._api = tesserocr.PyTessBaseAPI(path=plan.tessdata, lang=plan.languages, psm=tesserocr.PSM.SPARSE_TEXT)
+        if plan.local_threshold and not self._api.SetVariable("thresholding_method", OTSU):
+            log.warning("this Tesseract has no local thresholding (thresholding_method): reading without it")
+            plan = replace(plan, local_threshold=False)
+        self.plan = plan
 
     def read(
         self, image: Image.Image, whole: Callable[[], Image.Image] | None = None, pixels: int | None = None
     ) -> ReadResult:
         """`image` may be a reduced decode (JPEG draft) of a picture of `pixels` pixels, which `whole` decodes in
-        full, only when the quick look found words."""
+        full, only when the quick look found words. The first read must end within the plan's time; the looks
+        after it are made while time is left, and what they found by then is kept."""
         start = time.monotonic()
         gray = image.convert("L")
         pixels = pixels or gray.width * gray.height
-        lines = line_structure(gray)
-        angle = lines.lean if self.plan.straighten else None
-        if pixels > self.plan.probe_pixels:
-            if not self._looked_convincing(_scaled(gray, self.plan.probe_pixels), angle, start):
+        plan = self.plan
+        lines = line_structure(gray) if plan.straighten or plan.local_threshold or plan.second_look else NO_LINES
+        angle = lines.lean if plan.straighten else None
+        if pixels > plan.probe_pixels:
+            if not self._looked_convincing(_scaled(gray, plan.probe_pixels), angle, start):
                 return ReadResult("", 0, True, time.monotonic() - start)
             if whole is not None:
                 gray = whole().convert("L")
-        gray = _scaled(gray, self.plan.max_pixels)
-        words = self._read_all(gray, lines.has_lines, start)
-        for turn in self._turns(gray, angle, words):
-            words = merged(words, self._read_all(levelled(gray, turn), lines.has_lines, start))
+        gray = _scaled(gray, plan.max_pixels)
+        first = self._words(gray, start)
+        words: list[Word] = []
+        try:
+            for look in self._looks(gray, lines.has_lines, start, first):
+                words = merged(words, look)
+            for turn in self._turns(gray, angle, first):
+                for look in self._looks(self._levelled(gray, turn, plan.max_pixels), lines.has_lines, start):
+                    words = merged(words, look)
+        except OcrTimeout:
+            pass  # out of time for more looks: what the looks made by then found is kept
         return ReadResult(text_of(words), len(words), False, time.monotonic() - start)
 
     def close(self) -> None:
@@ -98,7 +113,14 @@ class PictureReader:
         level (a receipt photographed askew reads as nothing until then)."""
         if any(map(convincing, self._words(look, start))):
             return True
-        return angle is not None and any(map(convincing, self._words(levelled(look, angle), start)))
+        if angle is None:
+            return False
+        return any(map(convincing, self._words(self._levelled(look, angle, self.plan.probe_pixels), start)))
+
+    @staticmethod
+    def _levelled(gray: Image.Image, angle: float, most_pixels: int) -> Image.Image:
+        """Turned level, within the pixels the read is allowed (the turn adds corners: a panorama's by far)."""
+        return _scaled(levelled(gray, angle), most_pixels)
 
     def _turns(self, gray: Image.Image, angle: float | None, words: list[Word]) -> list[float]:
         """The leans to read the picture again at: the whole picture's, or, in a picture with words (a level read
@@ -109,22 +131,25 @@ class PictureReader:
             return [angle]
         return local_leans(gray) if any(map(convincing, words)) else []
 
-    def _read_all(self, gray: Image.Image, has_lines: bool, start: float) -> list[Word]:
-        """The words of a read at this size; where the first read's words are convincing, those of a second read
-        at the size their heights ask for; and in a picture with lines of text, those of a read thresholded
-        locally and of a look at a quarter of the size, for headlines and shop signs 80-200 px high that the
-        other reads see as shapes (a tenth of the time of a read at full size)."""
-        words = self._words(gray, start)
+    def _looks(
+        self, gray: Image.Image, has_lines: bool, start: float, first: list[Word] | None = None
+    ) -> Iterator[list[Word]]:
+        """The words of each read of the picture at this angle, one read at a time: a read at this size (`first`,
+        when made already); where its words are convincing, a second read at the size their heights ask for; and
+        in a picture with lines of text, a read thresholded locally and a look at a quarter of the size, for
+        headlines and shop signs 80-200 px high that the other reads see as shapes (a tenth of the time of a
+        read at full size)."""
+        words = self._words(gray, start) if first is None else first
+        yield words
         again = None
         if self.plan.second_look and any(map(convincing, words)):
             again = second_size(gray, words, self.plan.max_pixels)
         if has_lines and self.plan.local_threshold:
-            words = merged(words, self._locally_thresholded(gray, start))
+            yield self._locally_thresholded(gray, start)
         if again is not None:
-            words = merged(words, self._words(again, start))
+            yield self._words(again, start)
         if has_lines and self.plan.second_look and min(gray.size) >= HEADLINE_SIDE:
-            words = merged(words, self._words(gray.reduce(4), start))
-        return words
+            yield self._words(gray.reduce(4), start)
 
     def _locally_thresholded(self, gray: Image.Image, start: float) -> list[Word]:
         """The lines with a convincing word in a read thresholded by Sauvola's local method, at most LOCAL_PIXELS.

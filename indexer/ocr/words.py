@@ -26,14 +26,20 @@ class Word:
 
 
 def merged(first: list[Word], second: list[Word]) -> list[Word]:
-    """`first`, then each line of `second` that holds a word `first` lacks, whole, after it (two reads of one
-    picture at two sizes find mostly the same words). Whole lines, because Tesseract gives each Chinese character
-    as a word of its own: dropping the characters the first read had would break the second read's names apart
-    ("周轩琪" less a 周 seen elsewhere is a 轩琪 nobody searches for)."""
+    """`first`, then what `second` adds, on lines of their own after it (two reads of one picture find mostly
+    the same words): of a line with CJK characters the whole line when it holds a piece `first` lacks, of
+    another line the words `first` lacks. Whole lines for CJK, because Tesseract gives each character as a word
+    of its own: dropping those the first read had elsewhere would break a name apart ("周轩琪" less a 周 seen
+    elsewhere is a 轩琪 nobody searches for)."""
     seen = {word.text.casefold() for word in first}
     offset = 1 + max((word.line for word in first), default=0)
     new_lines = {word.line for word in second if word.text.casefold() not in seen}
-    extra = [word for word in second if word.line in new_lines]
+    cjk_lines = {word.line for word in second if CJK_CHAR.search(word.text)}
+    extra = [
+        word
+        for word in second
+        if word.line in new_lines and (word.line in cjk_lines or word.text.casefold() not in seen)
+    ]
     return first + [Word(word.text, word.confidence, word.line + offset, word.height) for word in extra]
 
 
@@ -57,16 +63,17 @@ def plausible(word: Word, min_confidence: float) -> bool:
     return sum(ch.isalnum() for ch in core) >= 2
 
 
-CJK_SLACK = 20.0  # how much less sure Tesseract may be of Chinese characters that stand in a run
+CJK_SLACK = 20.0  # how much less sure Tesseract may be of CJK characters that stand in a run
 
 
 def kept(words: list[Word], min_confidence: float) -> list[Word]:
     """The plausible words of one read, in order. Tesseract is less sure of Chinese than of English that it
     reads right (its per-character confidences for a person's or a street's name at 10-16 px sit at 50-70), so
     a Chinese character is kept `CJK_SLACK` below the bar when it stands in a run of such characters on its
-    line: the run is a word. Alone, such a character is what a photo's edges read as (上, 人, 小)."""
+    line: the run is a word. Alone, such a character is what a photo's edges read as (上, 人, 小). (The same
+    holds for the other CJK scripts the pattern covers.)"""
     lower = min_confidence - CJK_SLACK
-    chinese = [_chinese(word) and word.confidence >= lower for word in words]
+    chinese = [_cjk(word) and word.confidence >= lower for word in words]
 
     def in_a_run(i: int) -> bool:
         if not chinese[i]:
@@ -77,7 +84,7 @@ def kept(words: list[Word], min_confidence: float) -> list[Word]:
     return [word for i, word in enumerate(words) if plausible(word, min_confidence) or in_a_run(i)]
 
 
-def _chinese(word: Word) -> bool:
+def _cjk(word: Word) -> bool:
     core = word.text.strip(_EDGE_PUNCTUATION)
     return bool(CJK_CHAR.search(core)) and not only_strokes(core)
 

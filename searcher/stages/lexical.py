@@ -3,8 +3,8 @@ the words read in it (`hybrid`). Items the words find that the vector ranking mi
 
 CLIP cannot read "IMG_2041" or the caption a person wrote; SQLite FTS5 (BM25) can. Words that most items
 share ("a", "photo", the library's own folder) are left out before matching: BM25 gives them no weight
-anyway, and under OR they would make everything a match. Where some item holds every word, only such items
-rank lexically.
+anyway, and under OR they would make everything a match. Where some item holds every word that ranks, only
+such items rank lexically.
 """
 
 from __future__ import annotations
@@ -47,10 +47,16 @@ class LexicalMatches:
     ids: np.ndarray
     bm25: np.ndarray
     all_words: np.ndarray  # one name or text holds every query word (all of them rank in its table)
+    # one name or text holds every word that ranks in its table (the common ones left out, as BM25 leaves them)
+    useful_words: np.ndarray
 
     @classmethod
     def none(cls) -> LexicalMatches:
-        return cls(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64), np.zeros(0, dtype=bool))
+        nothing = np.zeros(0, dtype=bool)
+        return cls(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64), nothing, nothing)
+
+    def take(self, rows: np.ndarray) -> LexicalMatches:
+        return LexicalMatches(self.ids[rows], self.bm25[rows], self.all_words[rows], self.useful_words[rows])
 
 
 def words_of(terms: Sequence[Term]) -> Words:
@@ -86,6 +92,7 @@ def lexical_matches(catalog: Catalog, words: Words, limit: int, exclude_sources:
         return LexicalMatches.none()
     scores: dict[int, float] = {}
     complete: set[int] = set()
+    complete_useful: set[int] = set()
     excluded: set[int] = set()
     with catalog.connection() as conn:
         for table in TABLES:
@@ -96,9 +103,14 @@ def lexical_matches(catalog: Catalog, words: Words, limit: int, exclude_sources:
             depth = limit if table == "names" else limit * TEXTS_PER_PICTURE
             for item, score in fts.match(conn, table, fts.any_of(useful, table), depth, exclude_sources):
                 scores[item] = max(scores.get(item, 0.0), score)
+            common = [word for word in words.include if word not in useful]
+            holding_useful = fts.holding_all(conn, table, useful, [], depth, exclude_sources)
+            complete_useful.update(holding_useful)
             if all(frequencies.get(word) for word in words.include):  # as deep as the match: all are judged
-                common = [word for word in words.include if word not in useful]
-                complete.update(fts.holding_all(conn, table, useful, common, depth, exclude_sources))
+                held = holding_useful
+                if common:
+                    held = fts.holding_all(conn, table, useful, common, depth, exclude_sources)
+                complete.update(held)
         if words.exclude and scores:
             for table in TABLES:
                 negative = fts.any_of(words.exclude, table)
@@ -111,8 +123,9 @@ def lexical_matches(catalog: Catalog, words: Words, limit: int, exclude_sources:
     ids = np.asarray(found, dtype=np.int64)
     bm25 = np.asarray([scores[item] for item in found], dtype=np.float64)
     all_words = np.asarray([item in complete for item in found], dtype=bool)
+    holds_useful = np.asarray([item in complete_useful for item in found], dtype=bool)
     order = np.lexsort((ids, -bm25))[:limit]
-    return LexicalMatches(ids[order], bm25[order], all_words[order])
+    return LexicalMatches(ids, bm25, all_words, holds_useful).take(order)
 
 
 Scorer = Callable[[np.ndarray, Collection, np.ndarray], Candidates]
@@ -134,12 +147,13 @@ class LexicalStage:
         keep = matches.ids != request.exclude if request.exclude is not None else np.ones(len(matches.ids), bool)
         if request.allowed is not None:
             keep &= np.isin(matches.ids, request.allowed)
-        if matches.all_words[keep].any():
-            # Where some item holds every word, one holding some is no lexical match: among 33 invoices, all
-            # saying INVOICE and 2024, "invoice 2024 flivucham" found its receipt first 1 time in 14, the others'
-            # lexical credit lifting those the vectors liked; 14 in 14 like this (bench/RESULTS.md, ocr_quality).
-            keep &= matches.all_words
-        matches = LexicalMatches(matches.ids[keep], matches.bm25[keep], matches.all_words[keep])
+        if matches.useful_words[keep].any():
+            # Where some item holds every word that ranks, one holding some is no lexical match: among 33
+            # invoices, all saying INVOICE and 2024, "invoice 2024 flivucham" found its receipt first 1 time in
+            # 14, the others' lexical credit lifting those the vectors liked; 14 in 14 like this
+            # (bench/RESULTS.md, ocr_quality). Words most texts hold do not count ("photo of bramble").
+            keep &= matches.useful_words
+        matches = matches.take(np.flatnonzero(keep))
         if not len(matches.ids):
             return candidates
         known = set(candidates.ids.tolist())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -285,6 +286,32 @@ def test_the_lexical_stage_adds_what_only_the_words_found(named: Catalog) -> Non
     assert matched.ids.tolist() == [1, 5, 2]
     assert matched.vector_rank.tolist() == [1, 2, NO_RANK] and matched.lexical_rank.tolist() == [0, 0, 1]
     assert matched.score[2] == pytest.approx(0.0)  # its cosine is still computed: the user sees it
+
+
+def test_where_a_name_holds_every_word_names_holding_some_do_not_rank_lexically(tmp_path: Path) -> None:
+    """'invoice 2024 bramble': the one name with all three ranks; those with two of them get no lexical credit
+    to rise with the vectors' liking. A word most names hold ('img') does not count toward it; an item the
+    request leaves out does not take the credit away from the others."""
+    catalog = Catalog(tmp_path / "catalog.sqlite", readonly=False)
+    names = ["img invoice 2024 bramble.jpg", "img invoice 2024 quillon.jpg", "img invoice 2024 marrow.jpg",
+             "img bramble.jpg", "img 1.jpg", "img 2.jpg", "img 3.jpg", "garden.jpg"]  # fmt: skip
+    records = [MediaRecord(f"/photos/{name}", 1, 1, f"hash{i}", "ok") for i, name in enumerate(names)]
+    ids = catalog.write_media(records, [np.eye(4, dtype=np.float32)[i % 4] for i in range(len(records))])
+    query = np.eye(4, dtype=np.float32)[1]
+    vector_order = np.asarray([ids[1], ids[2], ids[7], ids[0]])  # the vectors like the wrong invoices best
+    found = Candidates.from_vectors(vector_order, np.asarray([0.9, 0.8, 0.7, 0.6]), np.stack([query] * 4), False, 0)
+    stage = LexicalStage(catalog, lambda vector, collection, new: found.take(np.zeros(0, dtype=np.int64)))  # type: ignore[arg-type]
+
+    def lexical_ranks(words: str, exclude: int | None = None) -> dict[int, int]:
+        ranked = stage(found, dataclasses.replace(request(query, words=words), exclude=exclude))
+        return {item: rank for item, rank in zip(ranked.ids.tolist(), ranked.lexical_rank.tolist(), strict=True)}
+
+    assert lexical_ranks("invoice 2024 bramble") == {ids[1]: 0, ids[2]: 0, ids[7]: 0, ids[0]: 1}
+    # 'img' is in most names: 'img bramble' is held by both brambles, whatever the invoice's other words
+    img = lexical_matches(catalog, Words(("img", "bramble"), ()), 10)
+    assert set(img.ids[img.useful_words].tolist()) == {ids[0], ids[3]}
+    # with the one full match left out by the request, the partial ones rank again
+    assert lexical_ranks("invoice 2024 bramble", exclude=ids[0])[ids[1]] > 0
 
 
 # -- the pipeline ------------------------------------------------------------------------------
