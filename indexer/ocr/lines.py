@@ -15,7 +15,7 @@ a picture is worth a second, more expensive look (`LineStructure.has_lines`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -32,6 +32,7 @@ MIN_STRUCTURE = 2.5  # sharpest angle over the median angle: most text pictures 
 class LineStructure:
     lean: float | None  # degrees the lines lean, counter-clockwise; None: level, or no lines to speak of
     structure: float  # the sharpest angle's sharpness over the median angle's; 0.0 with nothing standing out
+    strokes: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), bool), compare=False, repr=False)
 
     @property
     def has_lines(self) -> bool:
@@ -42,18 +43,15 @@ NO_LINES = LineStructure(None, 0.0)
 
 
 def line_structure(gray: Image.Image) -> LineStructure:
-    """The lean and the structure of a picture's lines (any mode; measured in grey)."""
-    ys, xs = np.nonzero(_strokes(gray))
+    """The lean and the structure of a picture's lines (any mode; measured in grey), and the strokes measured,
+    for `local_leans`."""
+    strokes = _strokes(gray)
+    ys, xs = np.nonzero(strokes)
     if len(xs) < MIN_INK:
         return NO_LINES
     sharpness = _profile(ys, xs)
-    return LineStructure(_leaning(sharpness, MIN_GAIN), float(sharpness.max() / max(np.median(sharpness), 1e-9)))
-
-
-def lean(gray: Image.Image) -> float | None:
-    """How far the picture's lines lean (degrees, counter-clockwise; `levelled` turns them back), or None when
-    its lines are level already or it has none to speak of."""
-    return line_structure(gray).lean
+    structure = float(sharpness.max() / max(np.median(sharpness), 1e-9))
+    return LineStructure(_leaning(sharpness, MIN_GAIN), structure, strokes)
 
 
 def _profile(ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
@@ -74,11 +72,11 @@ MIN_VOTES = 2  # windows that must agree (within a degree) on a local lean (over
 MOST_LOCAL = 2  # local leans read, the most agreed on first: each costs the picture's reads again
 
 
-def local_leans(gray: Image.Image) -> list[float]:
+def local_leans(lines: LineStructure) -> list[float]:
     """Leans of words scattered at their own angles (a sign on a wall, a label on a box) among level ones: the
-    whole picture's lines are level, so `lean` finds nothing. Measured in overlapping windows; a lean several
-    windows agree on is one to read at."""
-    strokes = _strokes(gray)
+    whole picture's lines are level, so it has no lean. Measured in overlapping windows of its strokes; a lean
+    several windows agree on is one to read at."""
+    strokes = lines.strokes
     height, width = (side // WINDOW for side in strokes.shape)
     votes: list[float] = []
     for top in range(0, strokes.shape[0] - height + 1, max(1, height // 2)):

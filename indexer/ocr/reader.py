@@ -28,7 +28,7 @@ from typing import Any
 
 from PIL import Image
 
-from indexer.ocr.lines import NO_LINES, levelled, line_structure, local_leans
+from indexer.ocr.lines import NO_LINES, LineStructure, levelled, line_structure, local_leans
 from indexer.ocr.words import Word, convincing, kept, merged, text_of
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class PictureReader:
         try:
             for look in self._looks(gray, lines.has_lines, start, first):
                 words = merged(words, look)
-            for turn in self._turns(gray, angle, first):
+            for turn in self._turns(lines, angle, first):
                 for look in self._looks(self._levelled(gray, turn, plan.max_pixels), lines.has_lines, start):
                     words = merged(words, look)
         except OcrTimeout:
@@ -122,14 +122,14 @@ class PictureReader:
         """Turned level, within the pixels the read is allowed (the turn adds corners: a panorama's by far)."""
         return _scaled(levelled(gray, angle), most_pixels)
 
-    def _turns(self, gray: Image.Image, angle: float | None, words: list[Word]) -> list[float]:
+    def _turns(self, lines: LineStructure, angle: float | None, words: list[Word]) -> list[float]:
         """The leans to read the picture again at: the whole picture's, or, in a picture with words (a level read
         found some), those of words scattered at their own angles."""
         if not self.plan.straighten:
             return []
         if angle is not None:
             return [angle]
-        return local_leans(gray) if any(map(convincing, words)) else []
+        return local_leans(lines) if any(map(convincing, words)) else []
 
     def _looks(
         self, gray: Image.Image, has_lines: bool, start: float, first: list[Word] | None = None

@@ -73,13 +73,13 @@ def kept(words: list[Word], min_confidence: float) -> list[Word]:
     line: the run is a word. Alone, such a character is what a photo's edges read as (上, 人, 小). (The same
     holds for the other CJK scripts the pattern covers.)"""
     lower = min_confidence - CJK_SLACK
-    chinese = [_cjk(word) and word.confidence >= lower for word in words]
+    cjk = [_cjk(word) and word.confidence >= lower for word in words]
 
     def in_a_run(i: int) -> bool:
-        if not chinese[i]:
+        if not cjk[i]:
             return False
         beside = (j for j in (i - 1, i + 1) if 0 <= j < len(words) and words[j].line == words[i].line)
-        return len(CJK_CHAR.findall(words[i].text)) >= 2 or any(chinese[j] for j in beside)
+        return len(CJK_CHAR.findall(words[i].text)) >= 2 or any(cjk[j] for j in beside)
 
     return [word for i, word in enumerate(words) if plausible(word, min_confidence) or in_a_run(i)]
 

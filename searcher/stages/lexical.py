@@ -101,10 +101,14 @@ def lexical_matches(catalog: Catalog, words: Words, limit: int, exclude_sources:
             if not useful:
                 continue
             depth = limit if table == "names" else limit * TEXTS_PER_PICTURE
-            for item, score in fts.match(conn, table, fts.any_of(useful, table), depth, exclude_sources):
+            matched = fts.match(conn, table, fts.any_of(useful, table), depth, exclude_sources)
+            for item, score in matched:
                 scores[item] = max(scores.get(item, 0.0), score)
             common = [word for word in words.include if word not in useful]
-            holding_useful = fts.holding_all(conn, table, useful, [], depth, exclude_sources)
+            # with one ranking word, what matched holds it (the same query again would find the same items)
+            holding_useful = [item for item, _ in matched]
+            if len(useful) > 1:
+                holding_useful = fts.holding_all(conn, table, useful, [], depth, exclude_sources)
             complete_useful.update(holding_useful)
             if all(frequencies.get(word) for word in words.include):  # as deep as the match: all are judged
                 held = holding_useful

@@ -265,7 +265,10 @@ RECEIPT_WORDS = {"BRAMBLE", "MARKET", "INVOICE", "Lanterns", "Chestnuts", "Total
 
 
 def test_the_lean_of_lines_of_text_is_measured_and_level_pictures_are_left_alone(tmp_path: Path) -> None:
-    from indexer.ocr.lines import lean, levelled, line_structure
+    from indexer.ocr.lines import levelled, line_structure
+
+    def lean(gray: Image.Image) -> float | None:
+        return line_structure(gray).lean
 
     for angle in (-15, -7, 4, 12, 18):
         measured = lean(Image.open(askew_receipt(tmp_path / f"r{angle}.jpg", angle, 1000)).convert("L"))
