@@ -99,7 +99,9 @@ class PictureReader:
             for look in self._looks(gray, lines.has_lines, start, first):
                 words = merged(words, look)
             for turn in self._turns(lines, angle, first):
-                for look in self._looks(self._levelled(gray, turn, plan.max_pixels), lines.has_lines, start):
+                on_end = turn in QUARTER_TURNS  # one read: the lines measured run the other way there
+                turned = self._levelled(gray, turn, QUARTER_TURN_PIXELS if on_end else plan.max_pixels)
+                for look in self._looks(turned, lines.has_lines and not on_end, start):
                     words = merged(words, look)
         except OcrTimeout:
             pass  # out of time for more looks: what the looks made by then found is kept
@@ -124,12 +126,13 @@ class PictureReader:
 
     def _turns(self, lines: LineStructure, angle: float | None, words: list[Word]) -> list[float]:
         """The leans to read the picture again at: the whole picture's, or, in a picture with words (a level read
-        found some), those of words scattered at their own angles."""
+        found some), those of words scattered at their own angles, and a quarter turn each way for words
+        standing on end (a chart's axis, a book's spine), which no lean measured within 20 degrees finds."""
         if not self.plan.straighten:
             return []
         if angle is not None:
             return [angle]
-        return local_leans(lines) if any(map(convincing, words)) else []
+        return [*local_leans(lines), *QUARTER_TURNS] if any(map(convincing, words)) else []
 
     def _looks(
         self, gray: Image.Image, has_lines: bool, start: float, first: list[Word] | None = None
@@ -173,24 +176,31 @@ class PictureReader:
         self._api.SetImage(gray)
         if not self._api.Recognize(timeout=remaining_ms):
             raise OcrTimeout(f"reading it took over {self.plan.timeout_seconds:g} s")
-        words: list[Word] = []
         iterator: Any = self._api.GetIterator()
         if iterator is None:
-            return words
-        level, line = tesserocr.RIL.WORD, 0
-        for item in tesserocr.iterate_level(iterator, level):
-            if item.IsAtBeginningOf(tesserocr.RIL.TEXTLINE):
-                line += 1
-            try:
-                text = (item.GetUTF8Text(level) or "").strip()
-            except RuntimeError:  # tesserocr's way of saying an element holds no text (an empty page)
-                continue
-            box = item.BoundingBox(level)
-            if text:
-                words.append(Word(text, float(item.Confidence(level)), line, box[3] - box[1] if box else 0))
+            return []
+        ril, line = tesserocr.RIL, 0
+        found: list[Word] = []
+        least: list[float] = []  # each word's least sure character (Word.glyphs): read symbol by symbol
+        for item in tesserocr.iterate_level(iterator, ril.SYMBOL):
+            if item.IsAtBeginningOf(ril.WORD):
+                if item.IsAtBeginningOf(ril.TEXTLINE):
+                    line += 1
+                try:
+                    text = (item.GetUTF8Text(ril.WORD) or "").strip()
+                except RuntimeError:  # tesserocr's way of saying an element holds no text (an empty page)
+                    text = ""
+                box = item.BoundingBox(ril.WORD)
+                found.append(Word(text, float(item.Confidence(ril.WORD)), line, box[3] - box[1] if box else 0))
+                least.append(100.0)
+            if least:
+                least[-1] = min(least[-1], float(item.Confidence(ril.SYMBOL)))
+        words = [replace(word, glyphs=glyphs) for word, glyphs in zip(found, least, strict=True) if word.text]
         return kept(words, self.plan.min_confidence)
 
 
+QUARTER_TURNS = (90.0, -90.0)  # counter-clockwise: text reading upwards is levelled by a turn of 90
+QUARTER_TURN_PIXELS = 2_100_000  # what a picture is read at on end: words there are a few, and large enough
 OTSU, SAUVOLA = "0", "2"  # Tesseract's thresholding_method
 LOCAL_PIXELS = 2_100_000  # the locally thresholded read sees a picture at most this large (it is a third look)
 SMALL_TEXT_PX = 20  # words' median box height under which a picture is read again at twice its size

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
 CJK_CHAR = re.compile(f"[{_CJK}]")
@@ -23,6 +23,10 @@ class Word:
     confidence: float  # Tesseract's, 0..100
     line: int  # words of one line share it, in reading order
     height: int = 0  # of its box, in pixels of the picture as read
+    # Tesseract's confidence in the least sure of its characters. For a Chinese character it is the one to trust:
+    # its word confidence is often near 0 for a character read right (周 93, 轩 0: its doubt about where the
+    # word ends, which Chinese does not mark), so the word confidence alone lost most names in screenshots.
+    glyphs: float | None = None
 
 
 def merged(first: list[Word], second: list[Word]) -> list[Word]:
@@ -40,7 +44,7 @@ def merged(first: list[Word], second: list[Word]) -> list[Word]:
         for word in second
         if word.line in new_lines and (word.line in cjk_lines or word.text.casefold() not in seen)
     ]
-    return first + [Word(word.text, word.confidence, word.line + offset, word.height) for word in extra]
+    return first + [replace(word, line=word.line + offset) for word in extra]
 
 
 # Strokes Tesseract finds in photos' edges and reads as CJK (一 53 times in six 12 MP photos, bench/RESULTS.md):
@@ -69,11 +73,12 @@ CJK_SLACK = 20.0  # how much less sure Tesseract may be of CJK characters that s
 def kept(words: list[Word], min_confidence: float) -> list[Word]:
     """The plausible words of one read, in order. Tesseract is less sure of Chinese than of English that it
     reads right (its per-character confidences for a person's or a street's name at 10-16 px sit at 50-70), so
-    a Chinese character is kept `CJK_SLACK` below the bar when it stands in a run of such characters on its
-    line: the run is a word. Alone, such a character is what a photo's edges read as (上, 人, 小). (The same
-    holds for the other CJK scripts the pattern covers.)"""
+    a Chinese character is kept when it stands in a run of such characters on its line, `CJK_SLACK` below the
+    bar, or at the bar by its own character's confidence (`Word.glyphs`): the run is a word. Alone, such a
+    character needs its word confidence at the bar: what a photo's edges read as (上, 人, 小) Tesseract is sure
+    of as a character, and unsure of as a word. (The same holds for the other CJK scripts the pattern covers.)"""
     lower = min_confidence - CJK_SLACK
-    cjk = [_cjk(word) and word.confidence >= lower for word in words]
+    cjk = [_cjk(word) and (word.confidence >= lower or (word.glyphs or 0.0) >= min_confidence) for word in words]
 
     def in_a_run(i: int) -> bool:
         if not cjk[i]:

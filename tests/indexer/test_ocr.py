@@ -378,6 +378,58 @@ def test_chinese_characters_in_a_run_are_kept_a_little_less_sure_and_lone_ones_a
     assert [word.text for word in kept(read, 70)] == ["周", "轩", "琪", "Road", "医院"]
 
 
+def test_a_chinese_character_is_trusted_as_a_character_in_a_run_and_as_a_word_alone() -> None:
+    """Tesseract's word confidence for a Chinese character read right is often near 0 (its doubt about where the
+    word ends); the character's own confidence is what says it was read."""
+    from indexer.ocr.words import kept
+
+    read = [
+        Word("宋", 93, 1, glyphs=93), Word("斌", 0, 1, glyphs=88), Word("琪", 4, 1, glyphs=85),  # a name
+        Word("上", 40, 2, glyphs=96),  # alone: what a photo's edge reads as, sure as a character
+        Word("洗", 10, 3, glyphs=60), Word("衣", 13, 3, glyphs=45),  # a run Tesseract is unsure of either way
+    ]  # fmt: skip
+    assert [word.text for word in kept(read, 70)] == ["宋", "斌", "琪"]
+
+
+def test_chinese_names_in_a_screenshots_list_are_read_whole(tmp_path: Path) -> None:
+    """A sidebar of names 14 px high beside checkboxes, as in a mail or file manager: judged by Tesseract's word
+    confidence alone, 宋斌琪 read as 宋 and 韩伟婷 as 韩伟 (3 names of 10 whole)."""
+    names = ["周轩琪", "宋斌琪", "唐晨佳", "蔡浩勇", "韩伟婷", "董芳志", "梁鑫秀", "罗博昊", "杜芳娜", "邓雪鑫"]
+    image = Image.new("RGB", (360, 40 + len(names) * 28), (236, 236, 240))
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.truetype(CJK_FONT, 14)  # type: ignore[arg-type]
+    for number, name in enumerate(names):
+        y = 20 + number * 28
+        draw.rectangle((16, y + 1, 28, y + 13), outline=(120, 120, 120))
+        draw.text((36, y), name, font=font, fill=(80, 80, 80))
+    assert TESSERACT.tessdata is not None
+    reader = PictureReader(ReadPlan(TESSERACT.tessdata, TESSERACT.language_spec, timeout_seconds=600))
+    text = reader.read(image).text.replace(" ", "")
+    reader.close()
+    read = [name for name in names if name in text]
+    assert {"宋斌琪", "韩伟婷"} <= set(read) and len(read) >= 5, text
+
+
+def test_words_standing_on_end_are_read_a_quarter_turn_each_way(tmp_path: Path) -> None:
+    """A chart's axis label reads upwards, a book's spine downwards; Tesseract reads neither as it stands."""
+    page = Image.new("L", (900, 700), 250)
+    font = ImageFont.truetype(LATIN_FONT, 36)  # type: ignore[arg-type]
+    ImageDraw.Draw(page).text((200, 60), "Quarterly revenue chart", font=font, fill=20)
+    for text, turn, left in (("Thousands", 90, 60), ("Marmalade", -90, 760)):
+        label = Image.new("L", (300, 60), 250)
+        ImageDraw.Draw(label).text((10, 5), text, font=font, fill=20)
+        page.paste(label.rotate(turn, expand=True), (left, 250))
+    assert TESSERACT.tessdata is not None
+    found = {}
+    for straighten in (False, True):
+        plan = ReadPlan(TESSERACT.tessdata, TESSERACT.language_spec, straighten=straighten, timeout_seconds=600)
+        reader = PictureReader(plan)
+        text = reader.read(page).text
+        reader.close()
+        found[straighten] = {word for word in ("Quarterly", "Thousands", "Marmalade") if word in text}
+    assert found == {False: {"Quarterly"}, True: {"Quarterly", "Thousands", "Marmalade"}}
+
+
 def test_a_second_read_adds_whole_chinese_lines_so_names_stay_whole() -> None:
     """Tesseract gives each Chinese character as a word: a second read's 周轩琪 must not lose the 周 the first
     read had elsewhere, or the name is not found."""
