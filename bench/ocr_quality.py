@@ -9,20 +9,22 @@ holds, how high (ink height, px) and at what angle. A word counts as read when a
 the text the reader kept (data/rendered_text/reading.py).
 
 - Quality of the reader as it is: recall of words at least 20 px high, overall, by language, angle, height, kind
-  and ground; smaller words apart; beside it the reader without its reads turned level and thresholded locally.
-  Then one read only, `min_confidence` 60/80, and with `--more` each of those two reads off alone and experiments
-  the reader has no setting for (the picture's slow brightness changes subtracted first; a read at half size;
-  lone stroke-like Chinese pieces dropped; Tesseract's Sauvola thresholding alone and PSM AUTO), each with the words it keeps
+  and ground; smaller words apart; beside it the reader without its reads turned, thresholded locally and laid
+  out as a page.
+  Then the page layout look alone off, one read only, `min_confidence` 60/80, and with `--more` straightening and
+  the local threshold each off alone and experiments the reader has no setting for (the picture's slow brightness
+  changes subtracted first; a read at half size; lone stroke-like Chinese pieces dropped; Tesseract's Sauvola
+  thresholding alone and PSM AUTO alone), each with the words it keeps
   on `--flickr` real photos with no text (Flickr8k), which would pollute search. These passes run in two worker
   processes: their seconds compare variants, the cost table below is the cost.
 - The probe (`probe_pixels`): set pictures over it read with it and with it off (`probe_pixels = max_pixels`).
 - Search: "search a word that is in one picture" (queries.csv), the share whose picture is the top hit, through
   the engine (demo model, `xmodal index` + `xmodal ocr`, `Searcher`), with the reader as it is and without its
-  reads turned level and thresholded locally.
+  reads turned, thresholded locally and laid out.
 - Cost: pictures per second of one reader in this process, pictures decoded beforehand: `--cost-sample` set
   pictures with text, the no-text photos at their own size (~0.2 MP), and `--camera` of them upscaled to 12 MP
-  with the probe and without it; the reader as it is, without its reads turned level and thresholded locally, and
-  with one read. Quiet, and with `--load` the first two again while two spinning processes keep both cores busy
+  with the probe and without it; the reader as it is, without its reads turned, thresholded locally and laid out,
+  without the layout look alone, and with one read. Quiet, and with `--load` the first two again while two spinning processes keep both cores busy
   ("others' cores": how busy the rest of the shared machine was meanwhile).
 """
 
@@ -85,6 +87,7 @@ class Variant:
     second_look: bool = True  # the reader's second read at the size its words' heights ask for
     straighten: bool = True  # the reader's reads turned level where lines of text lean
     local_threshold: bool = True  # the reader's read thresholded locally (Sauvola) where there are lines
+    page_layout: bool = True  # the reader's read laid out as a page (PSM AUTO) where there are lines
 
     def plan(self) -> ReadPlan:
         tesseract = find_tesseract(LANGUAGES)
@@ -98,18 +101,25 @@ class Variant:
             second_look=self.second_look,
             straighten=self.straighten,
             local_threshold=self.local_threshold,
+            page_layout=self.page_layout,
         )
 
 
 DEFAULT = Variant("reader as it is (min_confidence 70)")
-PLAIN = Variant("not straightened, no local threshold", straighten=False, local_threshold=False)
-ONE_LOOK = Variant("one read (no second look, no local threshold)", second_look=False, local_threshold=False)
+PLAIN = Variant("no reads turned, thresholded locally or laid out", straighten=False, local_threshold=False,
+                page_layout=False)  # fmt: skip
+NO_LAYOUT = Variant("no page layout look", page_layout=False)
+ONE_LOOK = Variant(
+    "one read (no second look, no local threshold, no layout)", second_look=False, local_threshold=False,
+    page_layout=False,
+)  # fmt: skip
 NO_PROBE = Variant("probe off", probe=False)
 STROKES_DROPPED = Variant("lone strokes dropped", drop_strokes=True)
 BEST = Variant("flattened + half size + lone strokes dropped", flatten=True, half_too=True, drop_strokes=True)
 VARIANTS = (
     DEFAULT,
     PLAIN,
+    NO_LAYOUT,
     ONE_LOOK,
     Variant("min_confidence 60", min_confidence=60),
     Variant("min_confidence 80", min_confidence=80),
@@ -278,7 +288,9 @@ def table(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
 # -- search through the engine ---------------------------------------------------------------------
 
 
-PLAIN_ENV = {"XMODAL_OCR__STRAIGHTEN": "false", "XMODAL_OCR__LOCAL_THRESHOLD": "false"}
+PLAIN_ENV = {
+    name: "false" for name in ("XMODAL_OCR__STRAIGHTEN", "XMODAL_OCR__LOCAL_THRESHOLD", "XMODAL_OCR__PAGE_LAYOUT")
+}
 
 
 def search_columns(folder: Path) -> dict[str, tuple[str, str]]:
@@ -424,12 +436,12 @@ def measure(args: argparse.Namespace, folder: Path, made: float) -> str:
     own_size = [Source(path).load() for path in photos]
     set_images = [Source(folder / p.file).load() for p in sample]
     groups = (
-        (f"set pictures with text ({len(sample)})", set_images, (DEFAULT, PLAIN, ONE_LOOK), False),
-        (f"Flickr photos, own size ({len(own_size)})", own_size, (DEFAULT, PLAIN, ONE_LOOK), True),
+        (f"set pictures with text ({len(sample)})", set_images, (DEFAULT, PLAIN, NO_LAYOUT, ONE_LOOK), False),
+        (f"Flickr photos, own size ({len(own_size)})", own_size, (DEFAULT, PLAIN, NO_LAYOUT, ONE_LOOK), True),
         (f"Flickr photos at 12 MP ({len(camera)})", camera, (DEFAULT, PLAIN, NO_PROBE), True),
     )
     rows = [
-        CostRow(f"{group}: {variant.name}", variant, images, no_text, variant in (DEFAULT, PLAIN))
+        CostRow(f"{group}: {variant.name}", variant, images, no_text, variant in (DEFAULT, PLAIN, NO_LAYOUT))
         for group, images, chosen, no_text in groups
         for variant in chosen
     ]
@@ -537,13 +549,13 @@ Recall is word-level: a word counts when a word search would find it in the text
 and-digit runs are tokens of it; a Chinese word's characters stand together). Cells: share (words).
 
 Words at least {BIG} px high (ink height); smaller words below. The reader as it is, and without its reads
-turned level and thresholded locally ({PLAIN.name}):
+turned (level, and a quarter turn), thresholded locally and laid out as a page:
 
-{table(["words", "reader as it is", "not straightened, no local threshold"], quality)}
+{table(["words", "reader as it is", PLAIN.name], quality)}
 
 Where it misses: words at least {BIG} px, within 5° of level, by kind of picture, ground and polarity:
 
-{table(["pictures", "reader as it is", "not straightened, no local threshold"], misses)}
+{table(["pictures", "reader as it is", PLAIN.name], misses)}
 
 The reader raised `RuntimeError: No text returned` on {sum(crashed.values())} of {len(pictures)} set pictures
 ({", ".join(f"{n} {k}" for k, n in sorted(crashed.items())) or "none"}) and on {photo_crashes} of {len(on_photos)}
@@ -567,7 +579,7 @@ size, from the cost runs:
 
 Search, "a word that is in one picture" (queries.csv) through the engine, demo model: the share whose picture is
 the top hit, the pass run with the reader as it is and with `XMODAL_OCR__STRAIGHTEN=false
-XMODAL_OCR__LOCAL_THRESHOLD=false`:
+XMODAL_OCR__LOCAL_THRESHOLD=false XMODAL_OCR__PAGE_LAYOUT=false`:
 
 {search_text}
 

@@ -108,6 +108,11 @@ class OcrSettings(BaseModel):
         description="Read a picture with lines of text again, thresholded locally (Sauvola), and keep the lines it"
         " is sure of: words on a mid-grey sign or receipt on a photo that one global threshold turns into a block.",
     )
+    page_layout: bool = Field(
+        default=True,
+        description="Read a picture with lines of text again as a page of blocks (Tesseract's layout analysis),"
+        " besides as scattered words: a sign's block of large words can read as nothing the one way.",
+    )
     timeout_seconds: float = Field(default=60.0, gt=0, description="Most time one picture's reading may take.")
     max_memory_bytes: int = Field(default=2 << 30, ge=256 << 20, description="Address space of each OCR process.")
 

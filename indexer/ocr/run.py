@@ -81,6 +81,7 @@ class OcrPass:
             second_look=ocr.second_look,
             straighten=ocr.straighten,
             local_threshold=ocr.local_threshold,
+            page_layout=ocr.page_layout,
         )
         plan = WorkerPlan(read, settings.max_file_bytes, settings.max_image_pixels, ocr.max_memory_bytes)
         self.pool = OcrPool(plan, ocr.workers)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from core.settings import load_settings
 from indexer.catalog import picture_words
@@ -335,6 +335,28 @@ def test_words_on_a_grey_plate_on_a_lighter_ground_are_read_by_a_local_threshold
     assert found == {False: set(), True: wanted}
 
 
+def test_a_signs_block_of_words_is_read_laid_out_as_a_page(tmp_path: Path) -> None:
+    """Read as scattered words, a yellow plate of 46 px words on a dark photo breaks into HARB, PARKIN and OKING;
+    Tesseract's page layout finds the plate's block and reads it whole."""
+    from data.rendered_text.reading import was_read
+
+    ground = noise((1024, 768), 40, 7).filter(ImageFilter.GaussianBlur(6)).point(lambda v: v // 3)
+    image = Image.merge("RGB", (ground, ground, ground.point(lambda v: min(255, v + 30))))
+    draw = ImageDraw.Draw(image)
+    draw.rounded_rectangle((14, 90, 560, 245), 12, fill=(240, 200, 30))
+    font = ImageFont.truetype(LATIN_FONT, 46)  # type: ignore[arg-type]
+    draw.text((287, 168), "HARBOUR PARKING\nNO SMOKING", font=font, fill=(20, 20, 20), anchor="mm", align="center")
+    assert TESSERACT.tessdata is not None
+    found = {}
+    for page_layout in (False, True):
+        plan = ReadPlan(TESSERACT.tessdata, TESSERACT.language_spec, page_layout=page_layout, timeout_seconds=600)
+        reader = PictureReader(plan)
+        text = reader.read(image).text
+        reader.close()
+        found[page_layout] = {word for word in ("HARBOUR", "PARKING", "SMOKING") if was_read(word, "en", text)}
+    assert found == {False: set(), True: {"HARBOUR", "PARKING", "SMOKING"}}
+
+
 def test_a_shop_signs_headline_is_read_at_a_quarter_of_its_size(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -422,7 +444,9 @@ def test_words_standing_on_end_are_read_a_quarter_turn_each_way(tmp_path: Path) 
     assert TESSERACT.tessdata is not None
     found = {}
     for straighten in (False, True):
-        plan = ReadPlan(TESSERACT.tessdata, TESSERACT.language_spec, straighten=straighten, timeout_seconds=600)
+        # page_layout off: Tesseract's page layout reads some words on end (upwards ones) by itself
+        languages = TESSERACT.language_spec
+        plan = ReadPlan(TESSERACT.tessdata, languages, straighten=straighten, page_layout=False, timeout_seconds=600)
         reader = PictureReader(plan)
         text = reader.read(page).text
         reader.close()
