@@ -24,8 +24,9 @@ the text the reader kept (data/rendered_text/reading.py).
 - Cost: pictures per second of one reader in this process, pictures decoded beforehand: `--cost-sample` set
   pictures with text, the no-text photos at their own size (~0.2 MP), and `--camera` of them upscaled to 12 MP
   with the probe and without it; the reader as it is, without its reads turned, thresholded locally and laid out,
-  without the layout look alone, and with one read. Quiet, and with `--load` the first two again while two spinning processes keep both cores busy
-  ("others' cores": how busy the rest of the shared machine was meanwhile).
+  without the layout look alone, and with one read. Quiet, and with `--load` the first three again while two
+  spinning processes keep both cores busy ("others' cores": how busy the rest of the shared machine was
+  meanwhile).
 """
 
 from __future__ import annotations

@@ -12,10 +12,11 @@ sign says it can help:
   with lines of text (indexer/ocr/lines.py) is also looked at a quarter of its size, for headlines.
 - Threshold: its one global threshold turns a mid-grey sign or receipt on a lighter ground into a black block;
   a picture with lines of text is read again thresholded locally, keeping the lines it is sure of.
+- Layout: read as scattered words (PSM SPARSE_TEXT, what signs, labels and screenshots need), a sign's block of
+  large words can break apart or read as nothing; a picture with lines of text is read again laid out as a page.
 - Lean: it reads lines within a few degrees of level; a picture whose lines lean (measured without reading it)
-  is read again turned level, and so are words at their own angle in a picture with words.
-The reads are merged line by line. On the project's rendered-text set, 0.87 of the one-picture words are read
-against 0.76 with one read and a second look (bench/RESULTS.md, ocr_quality).
+  is read again turned level, and so are words at their own angle in a picture with words, and words on end.
+The reads are merged line by line (bench/RESULTS.md, ocr_quality, says what each adds and costs).
 """
 
 from __future__ import annotations
@@ -86,7 +87,8 @@ class PictureReader:
         gray = image.convert("L")
         pixels = pixels or gray.width * gray.height
         plan = self.plan
-        lines = line_structure(gray) if plan.straighten or plan.local_threshold or plan.second_look else NO_LINES
+        wanted = plan.straighten or plan.local_threshold or plan.second_look or plan.page_layout
+        lines = line_structure(gray) if wanted else NO_LINES
         angle = lines.lean if plan.straighten else None
         if pixels > plan.probe_pixels:
             if not self._looked_convincing(_scaled(gray, plan.probe_pixels), angle, start):
@@ -158,15 +160,16 @@ class PictureReader:
             yield self._words(gray.reduce(4), start)
 
     def _laid_out(self, gray: Image.Image, start: float) -> list[Word]:
-        """The words of a read with Tesseract's page layout analysis (PSM AUTO), which finds blocks of text as a
-        document has them. Sparse reading, which finds scattered words where a page layout sees none, can miss a
-        sign's block of large words entirely (BRUSETEX PARKING SMOKING, 47 px, on a beach photo: nothing)."""
-        tesserocr = self._tesserocr
-        self._api.SetPageSegMode(tesserocr.PSM.AUTO)
+        """The words of a read with Tesseract's page layout analysis (PSM AUTO), at most LOCAL_PIXELS: it finds
+        blocks of text as a document has them. Sparse reading, which finds scattered words where a page layout
+        sees none, can miss a sign's block of large words entirely (BRUSETEX PARKING SMOKING, 47 px, on a beach
+        photo: nothing); small words the first read at full size has seen."""
+        mode = self._api.GetPageSegMode()
+        self._api.SetPageSegMode(self._tesserocr.PSM.AUTO)
         try:
-            return self._words(gray, start)
+            return self._words(_scaled(gray, LOCAL_PIXELS), start)
         finally:
-            self._api.SetPageSegMode(tesserocr.PSM.SPARSE_TEXT)
+            self._api.SetPageSegMode(mode)
 
     def _locally_thresholded(self, gray: Image.Image, start: float) -> list[Word]:
         """The lines with a convincing word in a read thresholded by Sauvola's local method, at most LOCAL_PIXELS.
@@ -174,11 +177,12 @@ class PictureReader:
         it: the receipt turns into a black block and reads as nothing. Used alone, Sauvola loses screenshots'
         and receipts' words Otsu reads, and reads junk in photos; merged, and only where it is sure, it adds
         words to every kind of picture (bench/RESULTS.md, ocr_quality)."""
+        method = self._api.GetVariableAsString("thresholding_method")
         self._api.SetVariable("thresholding_method", SAUVOLA)
         try:
             words = self._words(_scaled(gray, LOCAL_PIXELS), start)
         finally:
-            self._api.SetVariable("thresholding_method", OTSU)
+            self._api.SetVariable("thresholding_method", method)
         sure = {word.line for word in words if convincing(word)}
         return [word for word in words if word.line in sure]
 
@@ -213,10 +217,10 @@ class PictureReader:
         return kept(words, self.plan.min_confidence)
 
 
-QUARTER_TURNS = (90.0, -90.0)  # counter-clockwise: text reading upwards is levelled by a turn of 90
-QUARTER_TURN_PIXELS = 2_100_000  # what a picture is read at on end: words there are a few, and large enough
+QUARTER_TURNS = (90.0, -90.0)  # leans, as local_leans gives them: +90 is text reading upwards (a chart's axis)
+QUARTER_TURN_PIXELS = 2_100_000  # a picture on end is read at most this large (and at the second size its words ask)
 OTSU, SAUVOLA = "0", "2"  # Tesseract's thresholding_method
-LOCAL_PIXELS = 2_100_000  # the locally thresholded read sees a picture at most this large (it is a third look)
+LOCAL_PIXELS = 2_100_000  # the locally thresholded and the laid-out reads see a picture at most this large
 SMALL_TEXT_PX = 20  # words' median box height under which a picture is read again at twice its size
 MIN_HALF_SIDE = 300  # the short side a picture needs to be read again at half size
 HEADLINE_SIDE = 600  # the short side a picture with lines needs for the look at a quarter of its size

@@ -73,20 +73,27 @@ CJK_SLACK = 20.0  # how much less sure Tesseract may be of CJK characters that s
 def kept(words: list[Word], min_confidence: float) -> list[Word]:
     """The plausible words of one read, in order. Tesseract is less sure of Chinese than of English that it
     reads right (its per-character confidences for a person's or a street's name at 10-16 px sit at 50-70), so
-    a Chinese character is kept when it stands in a run of such characters on its line, `CJK_SLACK` below the
-    bar, or at the bar by its own character's confidence (`Word.glyphs`): the run is a word. Alone, such a
+    Chinese characters standing in a run on their line are a word when one of them is within `CJK_SLACK` of the
+    bar, the others within it or at the bar by their own character's confidence (`Word.glyphs`). Alone, such a
     character needs its word confidence at the bar: what a photo's edges read as (上, 人, 小) Tesseract is sure
     of as a character, and unsure of as a word. (The same holds for the other CJK scripts the pattern covers.)"""
     lower = min_confidence - CJK_SLACK
     cjk = [_cjk(word) and (word.confidence >= lower or (word.glyphs or 0.0) >= min_confidence) for word in words]
-
-    def in_a_run(i: int) -> bool:
-        if not cjk[i]:
-            return False
-        beside = (j for j in (i - 1, i + 1) if 0 <= j < len(words) and words[j].line == words[i].line)
-        return len(CJK_CHAR.findall(words[i].text)) >= 2 or any(cjk[j] for j in beside)
-
-    return [word for i, word in enumerate(words) if plausible(word, min_confidence) or in_a_run(i)]
+    runs: list[list[int]] = []  # neighbouring CJK pieces on one line
+    for i, word in enumerate(words):
+        if cjk[i]:
+            if runs and runs[-1][-1] == i - 1 and words[i - 1].line == word.line:
+                runs[-1].append(i)
+            else:
+                runs.append([i])
+    in_runs = {
+        i
+        for run in runs
+        if sum(len(CJK_CHAR.findall(words[i].text)) for i in run) >= 2
+        and any(words[i].confidence >= lower for i in run)
+        for i in run
+    }
+    return [word for i, word in enumerate(words) if plausible(word, min_confidence) or i in in_runs]
 
 
 def _cjk(word: Word) -> bool:

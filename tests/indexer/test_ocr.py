@@ -335,7 +335,7 @@ def test_words_on_a_grey_plate_on_a_lighter_ground_are_read_by_a_local_threshold
     assert found == {False: set(), True: wanted}
 
 
-def test_a_signs_block_of_words_is_read_laid_out_as_a_page(tmp_path: Path) -> None:
+def test_a_signs_block_of_words_is_read_laid_out_as_a_page() -> None:
     """Read as scattered words, a yellow plate of 46 px words on a dark photo breaks into HARB, PARKIN and OKING;
     Tesseract's page layout finds the plate's block and reads it whole."""
     from data.rendered_text.reading import was_read
@@ -354,7 +354,7 @@ def test_a_signs_block_of_words_is_read_laid_out_as_a_page(tmp_path: Path) -> No
         text = reader.read(image).text
         reader.close()
         found[page_layout] = {word for word in ("HARBOUR", "PARKING", "SMOKING") if was_read(word, "en", text)}
-    assert found == {False: set(), True: {"HARBOUR", "PARKING", "SMOKING"}}
+    assert found[True] == {"HARBOUR", "PARKING", "SMOKING"} and found[False] < found[True], found
 
 
 def test_a_shop_signs_headline_is_read_at_a_quarter_of_its_size(
@@ -409,11 +409,12 @@ def test_a_chinese_character_is_trusted_as_a_character_in_a_run_and_as_a_word_al
         Word("宋", 93, 1, glyphs=93), Word("斌", 0, 1, glyphs=88), Word("琪", 4, 1, glyphs=85),  # a name
         Word("上", 40, 2, glyphs=96),  # alone: what a photo's edge reads as, sure as a character
         Word("洗", 10, 3, glyphs=60), Word("衣", 13, 3, glyphs=45),  # a run Tesseract is unsure of either way
+        Word("多", 30, 4, glyphs=90), Word("和", 20, 4, glyphs=85),  # sure as characters, none of them as a word
     ]  # fmt: skip
     assert [word.text for word in kept(read, 70)] == ["宋", "斌", "琪"]
 
 
-def test_chinese_names_in_a_screenshots_list_are_read_whole(tmp_path: Path) -> None:
+def test_chinese_names_in_a_screenshots_list_are_read_whole() -> None:
     """A sidebar of names 14 px high beside checkboxes, as in a mail or file manager: judged by Tesseract's word
     confidence alone, 宋斌琪 read as 宋 and 韩伟婷 as 韩伟 (3 names of 10 whole)."""
     names = ["周轩琪", "宋斌琪", "唐晨佳", "蔡浩勇", "韩伟婷", "董芳志", "梁鑫秀", "罗博昊", "杜芳娜", "邓雪鑫"]
@@ -425,14 +426,17 @@ def test_chinese_names_in_a_screenshots_list_are_read_whole(tmp_path: Path) -> N
         draw.rectangle((16, y + 1, 28, y + 13), outline=(120, 120, 120))
         draw.text((36, y), name, font=font, fill=(80, 80, 80))
     assert TESSERACT.tessdata is not None
-    reader = PictureReader(ReadPlan(TESSERACT.tessdata, TESSERACT.language_spec, timeout_seconds=600))
+    # one read: no other look makes up for what the confidence rule drops
+    plan = ReadPlan(TESSERACT.tessdata, TESSERACT.language_spec, timeout_seconds=600, second_look=False,
+                    straighten=False, local_threshold=False, page_layout=False)  # fmt: skip
+    reader = PictureReader(plan)
     text = reader.read(image).text.replace(" ", "")
     reader.close()
     read = [name for name in names if name in text]
     assert {"宋斌琪", "韩伟婷"} <= set(read) and len(read) >= 5, text
 
 
-def test_words_standing_on_end_are_read_a_quarter_turn_each_way(tmp_path: Path) -> None:
+def test_words_standing_on_end_are_read_a_quarter_turn_each_way() -> None:
     """A chart's axis label reads upwards, a book's spine downwards; Tesseract reads neither as it stands."""
     page = Image.new("L", (900, 700), 250)
     font = ImageFont.truetype(LATIN_FONT, 36)  # type: ignore[arg-type]
