@@ -11,7 +11,7 @@ the text the reader kept (data/rendered_text/reading.py).
 - Quality of the reader as it is: recall of words at least 20 px high, overall, by language, angle, height, kind
   and ground; smaller words apart; beside it the reader without its reads turned, thresholded locally and laid
   out as a page.
-  Then the page layout look alone off, one read only, `min_confidence` 60/80, and with `--more` straightening and
+  Then the page layout look alone off, the quarter turns alone off, one read only, `min_confidence` 60/80, and with `--more` straightening and
   the local threshold each off alone and experiments the reader has no setting for (the picture's slow brightness
   changes subtracted first; a read at half size; lone stroke-like Chinese pieces dropped; Tesseract's Sauvola
   thresholding alone and PSM AUTO alone), each with the words it keeps
@@ -24,7 +24,8 @@ the text the reader kept (data/rendered_text/reading.py).
 - Cost: pictures per second of one reader in this process, pictures decoded beforehand: `--cost-sample` set
   pictures with text, the no-text photos at their own size (~0.2 MP), and `--camera` of them upscaled to 12 MP
   with the probe and without it; the reader as it is, without its reads turned, thresholded locally and laid out,
-  without the layout look alone, and with one read. Quiet, and with `--load` the first three again while two
+  without the layout look alone, without the quarter turns alone (set pictures only: photos without words are
+  not turned), and with one read. Quiet, and with `--load` all but the last again while two
   spinning processes keep both cores busy ("others' cores": how busy the rest of the shared machine was
   meanwhile).
 """
@@ -89,6 +90,7 @@ class Variant:
     straighten: bool = True  # the reader's reads turned level where lines of text lean
     local_threshold: bool = True  # the reader's read thresholded locally (Sauvola) where there are lines
     page_layout: bool = True  # the reader's read laid out as a page (PSM AUTO) where there are lines
+    quarter_turns: bool = True  # the reader's reads a quarter turn each way of pictures with words
 
     def plan(self) -> ReadPlan:
         tesseract = find_tesseract(LANGUAGES)
@@ -103,17 +105,17 @@ class Variant:
             straighten=self.straighten,
             local_threshold=self.local_threshold,
             page_layout=self.page_layout,
+            quarter_turns=self.quarter_turns,
         )
 
 
 DEFAULT = Variant("reader as it is (min_confidence 70)")
 PLAIN = Variant("no reads turned, thresholded locally or laid out", straighten=False, local_threshold=False,
-                page_layout=False)  # fmt: skip
+                page_layout=False, quarter_turns=False)  # fmt: skip
 NO_LAYOUT = Variant("no page layout look", page_layout=False)
-ONE_LOOK = Variant(
-    "one read (no second look, no local threshold, no layout)", second_look=False, local_threshold=False,
-    page_layout=False,
-)  # fmt: skip
+NO_QUARTER_TURNS = Variant("no quarter turns", quarter_turns=False)
+ONE_LOOK = Variant("one read", second_look=False, straighten=False, local_threshold=False, page_layout=False,
+                   quarter_turns=False)  # fmt: skip
 NO_PROBE = Variant("probe off", probe=False)
 STROKES_DROPPED = Variant("lone strokes dropped", drop_strokes=True)
 BEST = Variant("flattened + half size + lone strokes dropped", flatten=True, half_too=True, drop_strokes=True)
@@ -121,6 +123,7 @@ VARIANTS = (
     DEFAULT,
     PLAIN,
     NO_LAYOUT,
+    NO_QUARTER_TURNS,
     ONE_LOOK,
     Variant("min_confidence 60", min_confidence=60),
     Variant("min_confidence 80", min_confidence=80),
@@ -290,7 +293,7 @@ def table(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
 
 
 PLAIN_ENV = {
-    name: "false" for name in ("XMODAL_OCR__STRAIGHTEN", "XMODAL_OCR__LOCAL_THRESHOLD", "XMODAL_OCR__PAGE_LAYOUT")
+    f"XMODAL_OCR__{name}": "false" for name in ("STRAIGHTEN", "LOCAL_THRESHOLD", "PAGE_LAYOUT", "QUARTER_TURNS")
 }
 
 
@@ -437,12 +440,23 @@ def measure(args: argparse.Namespace, folder: Path, made: float) -> str:
     own_size = [Source(path).load() for path in photos]
     set_images = [Source(folder / p.file).load() for p in sample]
     groups = (
-        (f"set pictures with text ({len(sample)})", set_images, (DEFAULT, PLAIN, NO_LAYOUT, ONE_LOOK), False),
+        (
+            f"set pictures with text ({len(sample)})",
+            set_images,
+            (DEFAULT, PLAIN, NO_LAYOUT, NO_QUARTER_TURNS, ONE_LOOK),
+            False,
+        ),
         (f"Flickr photos, own size ({len(own_size)})", own_size, (DEFAULT, PLAIN, NO_LAYOUT, ONE_LOOK), True),
         (f"Flickr photos at 12 MP ({len(camera)})", camera, (DEFAULT, PLAIN, NO_PROBE), True),
     )
     rows = [
-        CostRow(f"{group}: {variant.name}", variant, images, no_text, variant in (DEFAULT, PLAIN, NO_LAYOUT))
+        CostRow(
+            f"{group}: {variant.name}",
+            variant,
+            images,
+            no_text,
+            variant in (DEFAULT, PLAIN, NO_LAYOUT) or (variant is NO_QUARTER_TURNS and not no_text),
+        )
         for group, images, chosen, no_text in groups
         for variant in chosen
     ]
@@ -580,7 +594,7 @@ size, from the cost runs:
 
 Search, "a word that is in one picture" (queries.csv) through the engine, demo model: the share whose picture is
 the top hit, the pass run with the reader as it is and with `XMODAL_OCR__STRAIGHTEN=false
-XMODAL_OCR__LOCAL_THRESHOLD=false XMODAL_OCR__PAGE_LAYOUT=false`:
+XMODAL_OCR__LOCAL_THRESHOLD=false XMODAL_OCR__PAGE_LAYOUT=false XMODAL_OCR__QUARTER_TURNS=false`:
 
 {search_text}
 

@@ -113,6 +113,11 @@ class OcrSettings(BaseModel):
         description="Read a picture with lines of text again as a page of blocks (Tesseract's layout analysis),"
         " besides as scattered words: a sign's block of large words can read as nothing the one way.",
     )
+    quarter_turns: bool = Field(
+        default=True,
+        description="Read a picture with words again a quarter turn each way, for words on end (a chart's axis, a"
+        " book's spine): two reads more on pictures with words, none on those without.",
+    )
     timeout_seconds: float = Field(default=60.0, gt=0, description="Most time one picture's reading may take.")
     max_memory_bytes: int = Field(default=2 << 30, ge=256 << 20, description="Address space of each OCR process.")
 

@@ -49,6 +49,7 @@ class ReadPlan:
     straighten: bool = True  # read pictures whose lines of text lean again, turned level
     local_threshold: bool = True  # read pictures with lines of text again, thresholded locally (Sauvola)
     page_layout: bool = True  # read pictures with lines of text again as a page of blocks (PSM AUTO)
+    quarter_turns: bool = True  # read pictures with words a quarter turn each way, for words on end
 
 
 @dataclass(frozen=True)
@@ -131,11 +132,12 @@ class PictureReader:
         """The leans to read the picture again at: the whole picture's, or, in a picture with words (a level read
         found some), those of words scattered at their own angles, and a quarter turn each way for words
         standing on end (a chart's axis, a book's spine), which no lean measured within 20 degrees finds."""
-        if not self.plan.straighten:
-            return []
-        if angle is not None:
+        if angle is not None:  # measured only where the plan straightens
             return [angle]
-        return [*local_leans(lines), *QUARTER_TURNS] if any(map(convincing, words)) else []
+        if not any(map(convincing, words)):
+            return []
+        turns = local_leans(lines) if self.plan.straighten else []
+        return [*turns, *QUARTER_TURNS] if self.plan.quarter_turns else turns
 
     def _looks(
         self, gray: Image.Image, has_lines: bool, start: float, first: list[Word] | None = None

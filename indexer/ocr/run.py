@@ -82,6 +82,7 @@ class OcrPass:
             straighten=ocr.straighten,
             local_threshold=ocr.local_threshold,
             page_layout=ocr.page_layout,
+            quarter_turns=ocr.quarter_turns,
         )
         plan = WorkerPlan(read, settings.max_file_bytes, settings.max_image_pixels, ocr.max_memory_bytes)
         self.pool = OcrPool(plan, ocr.workers)

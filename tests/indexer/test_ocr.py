@@ -428,7 +428,7 @@ def test_chinese_names_in_a_screenshots_list_are_read_whole() -> None:
     assert TESSERACT.tessdata is not None
     # one read: no other look makes up for what the confidence rule drops
     plan = ReadPlan(TESSERACT.tessdata, TESSERACT.language_spec, timeout_seconds=600, second_look=False,
-                    straighten=False, local_threshold=False, page_layout=False)  # fmt: skip
+                    straighten=False, local_threshold=False, page_layout=False, quarter_turns=False)  # fmt: skip
     reader = PictureReader(plan)
     text = reader.read(image).text.replace(" ", "")
     reader.close()
@@ -447,14 +447,14 @@ def test_words_standing_on_end_are_read_a_quarter_turn_each_way() -> None:
         page.paste(label.rotate(turn, expand=True), (left, 250))
     assert TESSERACT.tessdata is not None
     found = {}
-    for straighten in (False, True):
+    for turns in (False, True):
         # page_layout off: Tesseract's page layout reads some words on end (upwards ones) by itself
         languages = TESSERACT.language_spec
-        plan = ReadPlan(TESSERACT.tessdata, languages, straighten=straighten, page_layout=False, timeout_seconds=600)
+        plan = ReadPlan(TESSERACT.tessdata, languages, quarter_turns=turns, page_layout=False, timeout_seconds=600)
         reader = PictureReader(plan)
         text = reader.read(page).text
         reader.close()
-        found[straighten] = {word for word in ("Quarterly", "Thousands", "Marmalade") if word in text}
+        found[turns] = {word for word in ("Quarterly", "Thousands", "Marmalade") if word in text}
     assert found == {False: {"Quarterly"}, True: {"Quarterly", "Thousands", "Marmalade"}}
 
 
