@@ -79,21 +79,25 @@ def kept(words: list[Word], min_confidence: float) -> list[Word]:
     of as a character, and unsure of as a word. (The same holds for the other CJK scripts the pattern covers.)"""
     lower = min_confidence - CJK_SLACK
     cjk = [_cjk(word) and (word.confidence >= lower or (word.glyphs or 0.0) >= min_confidence) for word in words]
-    runs: list[list[int]] = []  # neighbouring CJK pieces on one line
-    for i, word in enumerate(words):
-        if cjk[i]:
-            if runs and runs[-1][-1] == i - 1 and words[i - 1].line == word.line:
-                runs[-1].append(i)
-            else:
-                runs.append([i])
-    in_runs = {
-        i
-        for run in runs
-        if sum(len(CJK_CHAR.findall(words[i].text)) for i in run) >= 2
-        and any(words[i].confidence >= lower for i in run)
-        for i in run
-    }
+    in_runs: set[int] = set()
+    for run in _runs(words, cjk):
+        characters = sum(len(CJK_CHAR.findall(words[i].text)) for i in run)
+        if characters >= 2 and any(words[i].confidence >= lower for i in run):
+            in_runs.update(run)
     return [word for i, word in enumerate(words) if plausible(word, min_confidence) or i in in_runs]
+
+
+def _runs(words: list[Word], marked: list[bool]) -> list[list[int]]:
+    """The indices of marked words, grouped where they stand next to each other on one line."""
+    runs: list[list[int]] = []
+    for i, word in enumerate(words):
+        if not marked[i]:
+            continue
+        if runs and runs[-1][-1] == i - 1 and words[i - 1].line == word.line:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return runs
 
 
 def _cjk(word: Word) -> bool:
